@@ -1,0 +1,55 @@
+// endpoint: a parsed listener or destination address.
+//
+// Syntax (the seed's, extended):
+//   udp@HOST:PORT            a UDP listener          (listen side only)
+//   tcp@HOST:PORT            a TCP listener (ingest, lp32le frames) or a TCP destination
+//   tcp@HOST:PORT?framing=F  a TCP destination with framing F: lp32le (default), lp32be, line, raw
+// HOST is an IPv4 address, a bracketed IPv6 address ([::1]) or a name resolved once at parse time
+// (localhost). Parsing throws EndpointError with a one-line reason naming the bad part.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace relay {
+
+enum class Transport { udp, tcp };
+
+// How a destination turns a queued message into bytes on its TCP connection.
+enum class Framing {
+  lp32le,  // 4-byte little-endian payload length, then the payload (the seed's wire format)
+  lp32be,  // 4-byte big-endian payload length, then the payload
+  line,    // payload, then '\n' unless the payload already ends in one
+  raw,     // payload bytes as they are
+};
+
+std::string_view to_string(Framing f) noexcept;
+// Throws EndpointError on an unknown name.
+Framing parse_framing(std::string_view name);
+
+class EndpointError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct Endpoint {
+  Transport transport = Transport::udp;
+  std::string host;  // as written, without brackets
+  std::uint16_t port = 0;
+  Framing framing = Framing::lp32le;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+
+  // Canonical text: "tcp@127.0.0.1:2009", with "?framing=line" when not the default.
+  std::string str() const;
+  int family() const noexcept { return addr.ss_family; }
+};
+
+// Parses and resolves. `allow_options` is false for listeners (no "?framing=").
+Endpoint parse_endpoint(std::string_view text, bool allow_options = true);
+
+}  // namespace relay

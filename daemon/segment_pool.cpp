@@ -1,0 +1,68 @@
+#include "segment_pool.hpp"
+
+#include <sys/mman.h>
+
+#include <bit>
+#include <new>
+
+namespace relay {
+
+SegmentPool::SegmentPool(std::size_t segment_bytes, std::size_t max_segments)
+    : segment_bytes_(segment_bytes),
+      max_segments_(max_segments),
+      mask_(std::bit_ceil(max_segments) - 1),
+      ring_(new Segment*[mask_ + 1]) {
+  all_.reserve(max_segments);
+}
+
+SegmentPool::~SegmentPool() {
+  for (auto& seg : all_) munmap(seg->data, seg->capacity);
+}
+
+Segment* SegmentPool::take() {
+  // acquire pairs with the release in give(): the segment's reset state is visible.
+  const std::size_t tail = tail_.load(std::memory_order_acquire);
+  // relaxed: only this thread writes head_.
+  const std::size_t head = head_.load(std::memory_order_relaxed);
+  if (head != tail) {
+    Segment* seg = ring_[head & mask_];
+    // release: the reclaimer may reuse the ring slot only after we have read it.
+    head_.store(head + 1, std::memory_order_release);
+    return seg;
+  }
+  if (all_.size() >= max_segments_) return nullptr;
+  void* mem = mmap(nullptr, segment_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  auto seg = std::make_unique<Segment>();
+  seg->data = static_cast<std::byte*>(mem);
+  seg->capacity = static_cast<std::uint32_t>(segment_bytes_);
+  all_.push_back(std::move(seg));
+  // relaxed: a statistic for readers; the segment itself is handed over via the queue's links.
+  allocated_.store(all_.size(), std::memory_order_relaxed);
+  return all_.back().get();
+}
+
+void SegmentPool::give(Segment* seg) {
+  // relaxed: only this thread writes tail_.
+  const std::size_t tail = tail_.load(std::memory_order_relaxed);
+  // acquire pairs with take()'s release of head_: the slot we overwrite has been read.
+  const std::size_t head = head_.load(std::memory_order_acquire);
+  if (tail - head >= kWarmSpare) madvise(seg->data, seg->capacity, MADV_DONTNEED);
+  ring_[tail & mask_] = seg;  // never full: at most max_segments_ segments exist
+  // release: the producer that sees the new tail sees the slot's content.
+  tail_.store(tail + 1, std::memory_order_release);
+}
+
+std::size_t SegmentPool::allocated() const noexcept {
+  // relaxed: statistic.
+  return allocated_.load(std::memory_order_relaxed);
+}
+
+std::size_t SegmentPool::idle() const noexcept {
+  // relaxed: statistic; the two loads may be momentarily inconsistent, so clamp.
+  const std::size_t tail = tail_.load(std::memory_order_relaxed);
+  const std::size_t head = head_.load(std::memory_order_relaxed);
+  return tail >= head ? tail - head : 0;
+}
+
+}  // namespace relay

@@ -1,0 +1,67 @@
+// server_thread: the ingest side. One libev loop, on its own thread, owns every listener and is
+// the queue's only producer.
+//
+// Each loop iteration drains ready sockets in batches (recvmmsg for UDP), appends every message
+// to the queue, publishes once per batch, then calls `on_published` (an ev_async_send that wakes
+// the client thread; libev coalesces repeated sends into one wake-up).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "endpoint.hpp"
+#include "queue.hpp"
+#include "stats.hpp"
+
+struct ev_loop;
+
+namespace relay {
+
+struct IngestConfig {
+  std::uint32_t max_message = 65507;       // --max-message-size (bytes of payload)
+  int rcvbuf = 32 << 20;                   // --rcvbuf: requested SO_RCVBUF (bytes)
+  unsigned batch = 64;                     // datagrams per recvmmsg
+};
+
+// What the outside world may read about one listener.
+struct ListenerInfo {
+  std::string address;  // canonical, with the bound port (port 0 resolved)
+  int rcvbuf_granted = 0;
+  const ListenerCounters* counters = nullptr;  // lives as long as the ServerThread
+};
+
+class Listener;  // udp_listener / tcp_listener implement it
+
+class ServerThread {
+ public:
+  // Binds every listener now (throws std::system_error / EndpointError naming the address, so a
+  // bad address fails at start-up with a clear message); receiving starts with start().
+  ServerThread(Queue& queue, const std::vector<Endpoint>& listen, IngestConfig cfg,
+               std::function<void()> on_published);
+  ~ServerThread();
+
+  void start();
+  // Stops receiving (closes the listeners), publishes what was appended, joins the thread.
+  void stop();
+
+  std::vector<ListenerInfo> listeners() const;
+  ListenerValues totals() const;  // summed over listeners
+
+ private:
+  void run();
+
+  Queue& queue_;
+  IngestConfig cfg_;
+  std::function<void()> on_published_;
+  struct ev_loop* loop_ = nullptr;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;  // stop watcher etc.
+  std::thread thread_;
+};
+
+}  // namespace relay
