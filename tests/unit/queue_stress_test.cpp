@@ -30,7 +30,8 @@ struct ConsumerReport {
 };
 
 // One consumer thread: joins, reads a random number of messages checking each id, leaves, repeats.
-void consume(Queue& q, const std::atomic<bool>& done, unsigned seed, ConsumerReport& rep) {
+// A slow consumer reads one message at a time and yields often, so it falls behind the budget.
+void consume(Queue& q, const std::atomic<bool>& done, unsigned seed, bool slow, ConsumerReport& rep) {
   std::mt19937 rng(seed);
   std::vector<MessageView> views(128);
   while (!done.load(std::memory_order_acquire)) {  // acquire: pairs with the producer's final store
@@ -42,7 +43,8 @@ void consume(Queue& q, const std::atomic<bool>& done, unsigned seed, ConsumerRep
       const std::uint64_t skipped = c.skip_to_floor();
       rep.skipped += skipped;
       expect += skipped;
-      const std::size_t n = c.peek(std::span(views.data(), 1 + rng() % views.size()));
+      const std::size_t n = c.peek(std::span(views.data(), slow ? 1 : 1 + rng() % views.size()));
+      for (int y = 0; slow && y < 20; ++y) std::this_thread::yield();
       for (std::size_t i = 0; i < n; ++i) {
         const std::uint64_t got = decode(views[i]);
         if (got != expect) ++rep.errors;
@@ -74,7 +76,7 @@ TEST(QueueStress, ConsumersJoinAndLeaveWhileReclaimRuns) {
   std::vector<ConsumerReport> reports(kConsumers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kConsumers; ++i)
-    threads.emplace_back(consume, std::ref(q), std::cref(done), 1234u + i, std::ref(reports[i]));
+    threads.emplace_back(consume, std::ref(q), std::cref(done), 1234u + i, i == 0, std::ref(reports[i]));
   std::thread reclaimer([&] {
     while (!done.load(std::memory_order_acquire)) {  // acquire: pairs with the final store
       q.reclaim();
