@@ -1,0 +1,48 @@
+// framing: how a batch of queued messages becomes the iovecs of one writev/sendmsg.
+//
+// lp32le needs no copying at all: queue records are already in that format, and consecutive
+// records of a segment are merged into one iovec, so a whole segment's worth of messages goes out
+// as a single contiguous range. The other framings interleave small pieces (a big-endian header,
+// a '\n') with payloads that still point into queue memory.
+//
+// Thread: used by the client thread; a FrameBatch is reused across writes, no allocation per write.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "cursor.hpp"
+#include "endpoint.hpp"
+
+namespace relay {
+
+// Bytes the message occupies on the wire with this framing.
+std::size_t framed_size(Framing f, const MessageView& m) noexcept;
+
+class FrameBatch {
+ public:
+  static constexpr std::size_t kMaxIov = 1024;  // IOV_MAX on Linux
+
+  // Frames as many of `msgs` as fit in kMaxIov iovecs, skipping the first `skip` bytes of the
+  // first message (already written on this connection). Returns the number of messages framed.
+  std::size_t build(Framing f, std::span<const MessageView> msgs, std::size_t skip);
+
+  iovec* iov() noexcept { return iov_.data(); }
+  std::size_t iov_count() const noexcept { return count_; }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+ private:
+  bool add(const void* base, std::size_t len);
+  void trim_front(std::size_t skip);
+
+  std::array<iovec, kMaxIov> iov_{};
+  std::array<std::uint32_t, kMaxIov> be_headers_{};
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace relay

@@ -1,0 +1,56 @@
+// relayd's entry point: parse the command line, start the relay, wait for SIGINT/SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+#include "relay.hpp"
+
+namespace {
+
+// Blocked before any thread starts, so every thread inherits the mask and only sigwait() below
+// receives them: no async-signal handler touches relay state.
+sigset_t shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+int run(const relay::Config& cfg) {
+  const sigset_t signals = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  relay::Relay relay(cfg);
+  relay.start();
+  spdlog::info("relayd ready");
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  relay.shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A destination that resets must never kill the relay; writes also pass MSG_NOSIGNAL.
+  signal(SIGPIPE, SIG_IGN);
+  relay::Config cfg;
+  try {
+    cfg = relay::parse_command_line(argc, argv);
+  } catch (const relay::CommandLineExit& e) {
+    return e.code;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  try {
+    return run(cfg);
+  } catch (const std::exception& e) {
+    spdlog::error("relayd cannot run: {}", e.what());
+    return 1;
+  }
+}
