@@ -1,0 +1,175 @@
+#include "endpoint.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace relay {
+namespace {
+
+constexpr std::string_view kSyntax = "udp@HOST:PORT";
+
+struct Parts {
+  Transport transport = Transport::udp;
+  std::string_view host;
+  std::string_view port;
+  std::string_view options;
+  bool bracketed = false;
+};
+
+// Every parse error carries the whole address so a config with many endpoints points at one.
+[[noreturn]] void fail(std::string_view text, std::string_view why) {
+  throw EndpointError(fmt::format("bad address \"{}\": {}", text, why));
+}
+
+Transport parse_transport(std::string_view text, std::string_view name) {
+  if (name == "udp") return Transport::udp;
+  if (name == "tcp") return Transport::tcp;
+  fail(text, fmt::format("unknown transport \"{}\" (expected udp or tcp)", name));
+}
+
+// Splits "HOST:PORT" or "[V6]:PORT"; the colon search runs from the right so a missing port
+// is reported as such rather than as a malformed host.
+void split_host_port(std::string_view text, std::string_view rest, Parts& p) {
+  if (rest.starts_with('[')) {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) fail(text, "missing ']' after IPv6 address");
+    p.host = rest.substr(1, close - 1);
+    p.bracketed = true;
+    rest.remove_prefix(close + 1);
+    if (!rest.starts_with(':')) fail(text, fmt::format("missing port (expected {})", kSyntax));
+    p.port = rest.substr(1);
+  } else {
+    const auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos) fail(text, fmt::format("missing port (expected {})", kSyntax));
+    p.host = rest.substr(0, colon);
+    p.port = rest.substr(colon + 1);
+    if (p.host.find(':') != std::string_view::npos)
+      fail(text, fmt::format("IPv6 address \"{}\" must be bracketed, e.g. [::1]:PORT", p.host));
+  }
+  if (p.host.empty()) fail(text, fmt::format("missing host (expected {})", kSyntax));
+  if (p.port.empty()) fail(text, fmt::format("missing port (expected {})", kSyntax));
+}
+
+Parts split(std::string_view text) {
+  Parts p;
+  const auto at = text.find('@');
+  if (at == std::string_view::npos) fail(text, "missing transport (expected udp@HOST:PORT or tcp@HOST:PORT)");
+  p.transport = parse_transport(text, text.substr(0, at));
+  std::string_view rest = text.substr(at + 1);
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    p.options = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  split_host_port(text, rest, p);
+  return p;
+}
+
+std::uint16_t parse_port(std::string_view text, std::string_view port) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec == std::errc::result_out_of_range || (ec == std::errc{} && end == port.data() + port.size() && value > 65535))
+    fail(text, fmt::format("port \"{}\" out of range (0..65535)", port));
+  if (ec != std::errc{} || end != port.data() + port.size())
+    fail(text, fmt::format("bad port \"{}\" (expected a number 0..65535)", port));
+  return static_cast<std::uint16_t>(value);
+}
+
+// Only "framing=F" exists today; options are '&'-separated so more can follow.
+void apply_options(std::string_view text, std::string_view options, Endpoint& ep) {
+  if (!options.empty() && ep.transport != Transport::tcp) fail(text, "options apply only to tcp destinations");
+  while (!options.empty()) {
+    const auto amp = options.find('&');
+    const std::string_view opt = options.substr(0, amp);
+    options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
+    const auto eq = opt.find('=');
+    const std::string_view key = opt.substr(0, eq);
+    if (key != "framing" || eq == std::string_view::npos)
+      fail(text, fmt::format("unknown option \"{}\" (expected framing=F)", opt));
+    try {
+      ep.framing = parse_framing(opt.substr(eq + 1));
+    } catch (const EndpointError& e) {
+      fail(text, e.what());
+    }
+  }
+}
+
+// Literals never touch the resolver: AI_NUMERICHOST keeps "[::1]" from being looked up by name.
+void resolve(std::string_view text, const Parts& p, Endpoint& ep) {
+  addrinfo hints{};
+  hints.ai_family = p.bracketed ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = ep.transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_flags = p.bracketed ? AI_NUMERICHOST : 0;
+  addrinfo* res = nullptr;
+  const int rc = getaddrinfo(ep.host.c_str(), nullptr, &hints, &res);
+  if (rc != 0) {
+    const char* what = p.bracketed ? "bad IPv6 address" : "cannot resolve host";
+    fail(text, fmt::format("{} \"{}\": {}", what, ep.host, gai_strerror(rc)));
+  }
+  // The first result is the resolver's preferred one (RFC 6724 order).
+  std::memcpy(&ep.addr, res->ai_addr, res->ai_addrlen);
+  ep.addr_len = res->ai_addrlen;
+  freeaddrinfo(res);
+  if (ep.addr.ss_family == AF_INET)
+    reinterpret_cast<sockaddr_in&>(ep.addr).sin_port = htons(ep.port);
+  else
+    reinterpret_cast<sockaddr_in6&>(ep.addr).sin6_port = htons(ep.port);
+}
+
+}  // namespace
+
+std::string_view to_string(Framing f) noexcept {
+  switch (f) {
+    case Framing::lp32le: return "lp32le";
+    case Framing::lp32be: return "lp32be";
+    case Framing::line: return "line";
+    case Framing::raw: return "raw";
+  }
+  return "?";
+}
+
+Framing parse_framing(std::string_view name) {
+  for (Framing f : {Framing::lp32le, Framing::lp32be, Framing::line, Framing::raw})
+    if (name == to_string(f)) return f;
+  throw EndpointError(fmt::format("unknown framing \"{}\" (expected lp32le, lp32be, line or raw)", name));
+}
+
+Endpoint parse_endpoint(std::string_view text, bool allow_options) {
+  const Parts p = split(text);
+  Endpoint ep;
+  ep.transport = p.transport;
+  ep.port = parse_port(text, p.port);
+  ep.host = std::string(p.host);
+  if (!p.options.empty() && !allow_options) fail(text, "options (\"?...\") are not allowed on a listener");
+  apply_options(text, p.options, ep);
+  resolve(text, p, ep);
+  return ep;
+}
+
+// The numeric address, not the name: it says what the socket really uses, and a listener
+// bound to port 0 reports its real port once `addr` is updated from getsockname.
+std::string Endpoint::str() const {
+  std::array<char, INET6_ADDRSTRLEN> buf{};
+  std::string out = transport == Transport::udp ? "udp@" : "tcp@";
+  if (addr.ss_family == AF_INET6) {
+    const auto& a6 = reinterpret_cast<const sockaddr_in6&>(addr);
+    inet_ntop(AF_INET6, &a6.sin6_addr, buf.data(), buf.size());
+    out += fmt::format("[{}]", buf.data());
+  } else if (addr.ss_family == AF_INET) {
+    const auto& a4 = reinterpret_cast<const sockaddr_in&>(addr);
+    inet_ntop(AF_INET, &a4.sin_addr, buf.data(), buf.size());
+    out += buf.data();
+  } else {
+    out += host;  // not resolved (a default-constructed Endpoint)
+  }
+  out += fmt::format(":{}", port);
+  if (framing != Framing::lp32le) out += fmt::format("?framing={}", to_string(framing));
+  return out;
+}
+
+}  // namespace relay

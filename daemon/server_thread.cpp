@@ -1,0 +1,103 @@
+#include "server_thread.hpp"
+
+#include <ev.h>
+
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+#include "listener.hpp"
+#include "tcp_listener.hpp"
+#include "udp_listener.hpp"
+
+namespace relay {
+
+// The loop-side state the header does not need to show.
+struct ServerThread::Impl {
+  ev_async wake{};  // stop(): the only thread-safe way into a running libev loop
+  bool stopped = false;
+};
+
+namespace {
+
+struct ev_loop* new_loop() {
+  // epoll is what Linux offers; AUTO only for exotic kernels without it.
+  constexpr unsigned kEpoll = static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOENV);
+  if (struct ev_loop* loop = ev_loop_new(kEpoll)) return loop;
+  if (struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO)) return loop;
+  throw std::runtime_error("server thread: cannot create an event loop");
+}
+
+std::unique_ptr<Listener> make_listener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
+                                        const std::function<void()>& on_published) {
+  if (ep.transport == Transport::udp) return std::make_unique<UdpListener>(ep, queue, cfg, on_published);
+  return std::make_unique<TcpListener>(ep, queue, cfg, on_published);
+}
+
+void on_wake(struct ev_loop* loop, ev_async*, int) { ev_break(loop, EVBREAK_ALL); }
+
+}  // namespace
+
+ServerThread::ServerThread(Queue& queue, const std::vector<Endpoint>& listen, IngestConfig cfg,
+                           std::function<void()> on_published)
+    : queue_(queue),
+      cfg_(cfg),
+      on_published_(on_published ? std::move(on_published) : [] {}),
+      impl_(std::make_unique<Impl>()) {
+  loop_ = new_loop();
+  try {
+    for (const Endpoint& ep : listen) {
+      listeners_.push_back(make_listener(ep, queue_, cfg_, on_published_));
+      spdlog::info("listening on {}", listeners_.back()->name());
+    }
+  } catch (...) {
+    listeners_.clear();  // closes what was bound; the destructor will not run
+    ev_loop_destroy(loop_);
+    throw;
+  }
+}
+
+ServerThread::~ServerThread() {
+  stop();
+  listeners_.clear();  // before the loop they were registered with
+  ev_loop_destroy(loop_);
+}
+
+void ServerThread::start() {
+  if (thread_.joinable() || impl_->stopped) return;
+  ev_async_init(&impl_->wake, &on_wake);
+  ev_async_start(loop_, &impl_->wake);
+  for (auto& l : listeners_) l->start(loop_);
+  // Everything above happens-before the thread's first instruction (std::thread's guarantee).
+  thread_ = std::thread([this] { run(); });
+}
+
+void ServerThread::run() { ev_run(loop_, 0); }
+
+// Call from the thread that owns the ServerThread. After join() this thread is the producer:
+// the join orders the server thread's last append before the final publish here.
+void ServerThread::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  if (thread_.joinable()) {
+    ev_async_send(loop_, &impl_->wake);
+    thread_.join();
+    ev_async_stop(loop_, &impl_->wake);
+  }
+  for (auto& l : listeners_) l->stop();
+  queue_.publish();
+}
+
+std::vector<ListenerInfo> ServerThread::listeners() const {
+  std::vector<ListenerInfo> out;
+  out.reserve(listeners_.size());
+  for (const auto& l : listeners_) out.push_back(l->info());
+  return out;
+}
+
+ListenerValues ServerThread::totals() const {
+  ListenerValues sum;
+  for (const auto& l : listeners_) sum += read(l->counters());
+  return sum;
+}
+
+}  // namespace relay

@@ -1,0 +1,203 @@
+#include "tcp_listener.hpp"
+
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace relay {
+
+// One accepted ingest connection: its watcher and the bytes of a frame not yet complete.
+struct TcpListener::Connection {
+  ev_io io{};
+  int fd = -1;
+  std::string peer;             // for log lines
+  std::vector<std::byte> buf;   // grows to max_message + 4 when a frame needs it
+  std::size_t used = 0;
+  TcpListener* owner = nullptr;
+};
+
+namespace {
+
+std::uint32_t load_le32(const std::byte* p) noexcept {
+  return std::to_integer<std::uint32_t>(p[0]) | std::to_integer<std::uint32_t>(p[1]) << 8 |
+         std::to_integer<std::uint32_t>(p[2]) << 16 | std::to_integer<std::uint32_t>(p[3]) << 24;
+}
+
+std::string peer_name(const sockaddr_storage& addr) {
+  Endpoint peer;
+  peer.transport = Transport::tcp;
+  peer.addr = addr;
+  peer.port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(addr).sin6_port
+                                               : reinterpret_cast<const sockaddr_in&>(addr).sin_port);
+  return peer.str();
+}
+
+}  // namespace
+
+TcpListener::TcpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
+                         const std::function<void()>& on_published)
+    : Listener(ep, queue, cfg, on_published) {
+  try {
+    open_socket();
+  } catch (...) {
+    stop();  // the destructor does not run for a throwing constructor
+    throw;
+  }
+}
+
+TcpListener::~TcpListener() { stop(); }
+
+void TcpListener::open_socket() {
+  fd_ = socket(bound_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) fail(errno, "socket");
+  const int one = 1;
+  // REUSEADDR: a restarted relayd can bind while old connections sit in TIME_WAIT.
+  if (setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail(errno, "SO_REUSEADDR");
+  if (bound_.family() == AF_INET6 && setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+    fail(errno, "IPV6_V6ONLY");
+  if (bind(fd_, reinterpret_cast<const sockaddr*>(&bound_.addr), bound_.addr_len) != 0) fail(errno);
+  if (listen(fd_, SOMAXCONN) != 0) fail(errno, "listen");
+  record_bound_address(fd_);
+}
+
+void TcpListener::start(struct ev_loop* loop) {
+  loop_ = loop;
+  ev_io_init(&accept_io_, &TcpListener::on_accept, fd_, EV_READ);
+  accept_io_.data = this;
+  ev_io_start(loop_, &accept_io_);
+  ev_timer_init(&retry_, &TcpListener::on_retry, kAcceptRetrySeconds, 0.);
+  retry_.data = this;
+}
+
+void TcpListener::stop() {
+  while (!conns_.empty()) close_connection(*conns_.begin()->second);
+  if (loop_ != nullptr) {
+    ev_io_stop(loop_, &accept_io_);
+    ev_timer_stop(loop_, &retry_);
+  }
+  loop_ = nullptr;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+void TcpListener::on_accept(struct ev_loop*, ev_io* w, int) {
+  auto* self = static_cast<TcpListener*>(w->data);
+  try {
+    self->accept_ready();
+  } catch (const std::exception& e) {
+    self->callback_failed(e);
+  }
+}
+
+void TcpListener::on_retry(struct ev_loop* loop, ev_timer* w, int) {
+  auto* self = static_cast<TcpListener*>(w->data);
+  ev_io_start(loop, &self->accept_io_);
+}
+
+void TcpListener::on_readable(struct ev_loop*, ev_io* w, int) {
+  auto* c = static_cast<Connection*>(w->data);
+  TcpListener* self = c->owner;
+  try {
+    self->read_ready(*c);
+  } catch (const std::exception& e) {
+    self->callback_failed(e);
+    self->close_connection(*c);
+  }
+}
+
+void TcpListener::accept_ready() {
+  for (int i = 0; i < kMaxAcceptsPerWakeup && accept_one(); ++i) {
+  }
+}
+
+bool TcpListener::accept_one() {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  const int fd = accept4(fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+    if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) return true;  // that peer only
+    receive_error(errno, "accept", now_ns());
+    // Out of descriptors or memory: the pending connection stays ready, so a level-triggered
+    // watcher would spin; pause accepting briefly instead.
+    pause_accepting();
+    return false;
+  }
+  auto c = std::make_unique<Connection>();
+  c->fd = fd;
+  c->peer = peer_name(addr);
+  c->buf.resize(kInitialBuffer);
+  c->owner = this;
+  ev_io_init(&c->io, &TcpListener::on_readable, fd, EV_READ);
+  c->io.data = c.get();
+  ev_io_start(loop_, &c->io);
+  counters_.connections_accepted.add();
+  spdlog::debug("listener {}: accepted connection from {}", name_, c->peer);
+  conns_.emplace(fd, std::move(c));
+  return true;
+}
+
+void TcpListener::pause_accepting() {
+  ev_io_stop(loop_, &accept_io_);
+  ev_timer_set(&retry_, kAcceptRetrySeconds, 0.);
+  ev_timer_start(loop_, &retry_);
+}
+
+// One read per wake-up (the watcher is level-triggered), then every complete frame in the
+// buffer is appended and published together.
+void TcpListener::read_ready(Connection& c) {
+  const ssize_t n = ::read(c.fd, c.buf.data() + c.used, c.buf.size() - c.used);
+  if (n == 0) {
+    spdlog::debug("listener {}: {} closed the connection{}", name_, c.peer,
+                  c.used > 0 ? " in the middle of a frame" : "");
+    close_connection(c);
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    counters_.receive_errors.add();
+    spdlog::debug("listener {}: connection from {} failed: {}", name_, c.peer, std::strerror(errno));
+    close_connection(c);
+    return;
+  }
+  c.used += static_cast<std::size_t>(n);
+  const bool good = parse_frames(c, now_ns());
+  end_batch();
+  if (!good) close_connection(c);
+}
+
+bool TcpListener::parse_frames(Connection& c, std::int64_t now) {
+  std::size_t pos = 0;
+  while (c.used - pos >= kRecordHeader) {
+    const std::uint32_t len = load_le32(c.buf.data() + pos);
+    if (oversized(len, now)) {
+      counters_.connections_closed_bad_frame.add();
+      if (bad_frame_log_.allow(now))
+        spdlog::warn("listener {}: closing connection from {}: frame of {} bytes exceeds --max-message-size {}{}",
+                     name_, c.peer, len, max_message_, held_back(bad_frame_log_));
+      return false;
+    }
+    if (c.used - pos - kRecordHeader < len) break;  // incomplete: wait for more bytes
+    deliver({c.buf.data() + pos + kRecordHeader, len}, now);
+    pos += kRecordHeader + len;
+  }
+  // Keep the incomplete tail at the front, and make sure the whole frame will fit.
+  std::memmove(c.buf.data(), c.buf.data() + pos, c.used - pos);
+  c.used -= pos;
+  if (c.used >= kRecordHeader) {
+    const std::size_t need = kRecordHeader + load_le32(c.buf.data());
+    if (need > c.buf.size()) c.buf.resize(need);
+  }
+  return true;
+}
+
+void TcpListener::close_connection(Connection& c) {
+  if (loop_ != nullptr) ev_io_stop(loop_, &c.io);
+  close(c.fd);
+  conns_.erase(c.fd);  // destroys c
+}
+
+}  // namespace relay

@@ -1,0 +1,56 @@
+// tcp_listener: TCP ingest. Accepts connections and reads lp32le frames (4-byte little-endian
+// length, then the payload); every frame becomes one queue message.
+//
+// A frame longer than --max-message-size cannot be skipped safely (the peer may be speaking
+// another protocol), so it closes that connection only; every other connection carries on.
+#pragma once
+
+#include <ev.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "listener.hpp"
+
+namespace relay {
+
+class TcpListener final : public Listener {
+ public:
+  // Binds and listens now; throws std::system_error naming the address.
+  TcpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
+              const std::function<void()>& on_published);
+  ~TcpListener() override;
+
+  void start(struct ev_loop* loop) override;
+  void stop() override;
+
+  std::size_t connections() const noexcept { return conns_.size(); }  // server thread only
+
+ private:
+  struct Connection;
+  static constexpr std::size_t kInitialBuffer = std::size_t{256} << 10;
+  static constexpr int kMaxAcceptsPerWakeup = 64;
+  static constexpr double kAcceptRetrySeconds = 0.1;  // after running out of descriptors
+
+  void open_socket();
+  static void on_accept(struct ev_loop* loop, ev_io* w, int revents);
+  static void on_retry(struct ev_loop* loop, ev_timer* w, int revents);
+  static void on_readable(struct ev_loop* loop, ev_io* w, int revents);
+  void accept_ready();
+  bool accept_one();  // false when the loop should stop accepting for now
+  void pause_accepting();
+  void read_ready(Connection& c);
+  bool parse_frames(Connection& c, std::int64_t now);  // false on a bad frame
+  void close_connection(Connection& c);
+
+  int fd_ = -1;
+  struct ev_loop* loop_ = nullptr;
+  ev_io accept_io_{};
+  ev_timer retry_{};
+  std::unordered_map<int, std::unique_ptr<Connection>> conns_;  // by descriptor
+  LogLimiter bad_frame_log_;
+};
+
+}  // namespace relay

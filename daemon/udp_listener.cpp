@@ -1,0 +1,142 @@
+#include "udp_listener.hpp"
+
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace relay {
+namespace {
+
+std::string human_bytes(int n) {
+  if (n > 0 && n % (1 << 20) == 0) return fmt::format("{} MiB", n >> 20);
+  if (n > 0 && n % (1 << 10) == 0) return fmt::format("{} KiB", n >> 10);
+  return fmt::format("{} bytes", n);
+}
+
+}  // namespace
+
+UdpListener::UdpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
+                         const std::function<void()>& on_published)
+    : Listener(ep, queue, cfg, on_published) {
+  try {
+    open_socket(cfg);
+  } catch (...) {
+    stop();  // the destructor does not run for a throwing constructor
+    throw;
+  }
+  prepare_buffers(cfg.batch == 0 ? 1 : cfg.batch);
+}
+
+UdpListener::~UdpListener() { stop(); }
+
+void UdpListener::open_socket(const IngestConfig& cfg) {
+  fd_ = socket(bound_.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) fail(errno, "socket");
+  const int one = 1;
+  // V6ONLY: "udp@[::]:2008" means IPv6 only; an IPv4 listener on the same port is separate.
+  if (bound_.family() == AF_INET6 && setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+    fail(errno, "IPV6_V6ONLY");
+  if (setsockopt(fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) fail(errno, "SO_RXQ_OVFL");
+  set_rcvbuf(cfg.rcvbuf);
+  if (bind(fd_, reinterpret_cast<const sockaddr*>(&bound_.addr), bound_.addr_len) != 0) fail(errno);
+  record_bound_address(fd_);
+  spdlog::info("listener {}: SO_RCVBUF requested {}, granted {} bytes (Linux reports twice the usable size)",
+               name_, human_bytes(cfg.rcvbuf), rcvbuf_granted_);
+}
+
+// SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN; without it we take what
+// SO_RCVBUF grants (capped at rmem_max) and report the real figure rather than the wish.
+void UdpListener::set_rcvbuf(int requested) {
+  if (requested > 0 && setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &requested, sizeof requested) != 0 &&
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &requested, sizeof requested) != 0)
+    fail(errno, "SO_RCVBUF");
+  socklen_t len = sizeof rcvbuf_granted_;
+  if (getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_granted_, &len) != 0) fail(errno, "getsockopt SO_RCVBUF");
+}
+
+// One slot per datagram, each a byte longer than the largest good one, so an oversized datagram
+// is recognisable even where MSG_TRUNC reporting were missing.
+void UdpListener::prepare_buffers(unsigned batch) {
+  slot_bytes_ = std::size_t{max_message_} + 1;
+  buffer_.resize(batch * slot_bytes_);
+  iov_.resize(batch);
+  control_.resize(batch);
+  msgs_.resize(batch);
+  for (unsigned i = 0; i < batch; ++i) iov_[i] = {buffer_.data() + i * slot_bytes_, slot_bytes_};
+}
+
+void UdpListener::start(struct ev_loop* loop) {
+  loop_ = loop;
+  ev_io_init(&io_, &UdpListener::on_readable, fd_, EV_READ);
+  io_.data = this;
+  ev_io_start(loop_, &io_);
+}
+
+void UdpListener::stop() {
+  if (loop_ != nullptr) ev_io_stop(loop_, &io_);
+  loop_ = nullptr;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+void UdpListener::on_readable(struct ev_loop*, ev_io* w, int) {
+  auto* self = static_cast<UdpListener*>(w->data);
+  try {
+    self->drain();
+  } catch (const std::exception& e) {
+    self->callback_failed(e);
+  }
+}
+
+// Bounded so one flooded socket cannot starve the loop's other listeners; the watcher is
+// level-triggered, so whatever is left wakes us again on the next iteration.
+void UdpListener::drain() {
+  for (int i = 0; i < kMaxBatchesPerWakeup && receive_batch(); ++i) {
+  }
+}
+
+bool UdpListener::receive_batch() {
+  const auto batch = static_cast<unsigned>(msgs_.size());
+  for (unsigned i = 0; i < batch; ++i) {
+    // The kernel rewrites msg_controllen and msg_flags on every call: reset them each time.
+    msgs_[i].msg_hdr = {};
+    msgs_[i].msg_hdr.msg_iov = &iov_[i];
+    msgs_[i].msg_hdr.msg_iovlen = 1;
+    msgs_[i].msg_hdr.msg_control = control_[i].bytes;
+    msgs_[i].msg_hdr.msg_controllen = sizeof control_[i].bytes;
+  }
+  // MSG_TRUNC: msg_len is the datagram's real length, so an oversized one is logged with it.
+  const int n = recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT | MSG_TRUNC, nullptr);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) receive_error(errno, "recvmmsg", now_ns());
+    return false;
+  }
+  const std::int64_t now = now_ns();  // one clock read per batch
+  for (int i = 0; i < n; ++i) handle(msgs_[i], static_cast<std::size_t>(i), now);
+  end_batch();
+  return static_cast<unsigned>(n) == batch;
+}
+
+void UdpListener::handle(const mmsghdr& m, std::size_t index, std::int64_t now) {
+  count_kernel_drops(m.msg_hdr);
+  const bool truncated = (m.msg_hdr.msg_flags & MSG_TRUNC) != 0;
+  if (oversized(truncated ? std::max<std::size_t>(m.msg_len, slot_bytes_) : m.msg_len, now)) return;
+  deliver({buffer_.data() + index * slot_bytes_, m.msg_len}, now);
+}
+
+// The kernel attaches the socket's cumulative drop count (a wrapping u32) once it is non-zero.
+void UdpListener::count_kernel_drops(const msghdr& h) {
+  auto& hdr = const_cast<msghdr&>(h);  // CMSG_NXTHDR takes non-const pointers; nothing is written
+  for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    std::uint32_t total = 0;
+    std::memcpy(&total, CMSG_DATA(c), sizeof total);
+    counters_.kernel_drops.add(static_cast<std::uint32_t>(total - last_kernel_drops_));
+    last_kernel_drops_ = total;
+  }
+}
+
+}  // namespace relay

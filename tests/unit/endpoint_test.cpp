@@ -1,0 +1,180 @@
+// endpoint_test: parsing, resolution and canonical text of listener/destination addresses.
+#include "endpoint.hpp"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include <string>
+
+namespace relay {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The reason text of a parse failure; "" when the text parsed.
+std::string error_of(std::string_view text, bool allow_options = true) {
+  try {
+    parse_endpoint(text, allow_options);
+  } catch (const EndpointError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::uint16_t sockaddr_port(const Endpoint& ep) {
+  if (ep.family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ep.addr).sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in&>(ep.addr).sin_port);
+}
+
+TEST(Endpoint, ParsesUdpIpv4) {
+  const Endpoint ep = parse_endpoint("udp@127.0.0.1:2008");
+  EXPECT_EQ(ep.transport, Transport::udp);
+  EXPECT_EQ(ep.host, "127.0.0.1");
+  EXPECT_EQ(ep.port, 2008);
+  EXPECT_EQ(ep.family(), AF_INET);
+  EXPECT_EQ(ep.addr_len, sizeof(sockaddr_in));
+  EXPECT_EQ(sockaddr_port(ep), 2008);
+  const auto& a4 = reinterpret_cast<const sockaddr_in&>(ep.addr);
+  EXPECT_EQ(ntohl(a4.sin_addr.s_addr), INADDR_LOOPBACK);
+  EXPECT_EQ(ep.framing, Framing::lp32le);
+  EXPECT_EQ(ep.str(), "udp@127.0.0.1:2008");
+}
+
+TEST(Endpoint, ParsesTcpIpv6Bracketed) {
+  const Endpoint ep = parse_endpoint("tcp@[::1]:2009");
+  EXPECT_EQ(ep.transport, Transport::tcp);
+  EXPECT_EQ(ep.host, "::1");  // without brackets
+  EXPECT_EQ(ep.port, 2009);
+  EXPECT_EQ(ep.family(), AF_INET6);
+  EXPECT_EQ(ep.addr_len, sizeof(sockaddr_in6));
+  EXPECT_EQ(sockaddr_port(ep), 2009);
+  EXPECT_EQ(ep.str(), "tcp@[::1]:2009");
+}
+
+TEST(Endpoint, CanonicalIpv6IsCompressed) {
+  EXPECT_EQ(parse_endpoint("udp@[0:0:0:0:0:0:0:1]:2008").str(), "udp@[::1]:2008");
+  EXPECT_EQ(parse_endpoint("udp@[::]:7").str(), "udp@[::]:7");
+}
+
+TEST(Endpoint, AnyAddresses) {
+  EXPECT_EQ(parse_endpoint("udp@0.0.0.0:2008").str(), "udp@0.0.0.0:2008");
+}
+
+TEST(Endpoint, ResolvesLocalhost) {
+  const Endpoint ep = parse_endpoint("tcp@localhost:2009");
+  EXPECT_EQ(ep.host, "localhost");
+  ASSERT_TRUE(ep.family() == AF_INET || ep.family() == AF_INET6);
+  EXPECT_EQ(sockaddr_port(ep), 2009);
+  // The canonical text shows the address the socket will use, not the name.
+  EXPECT_TRUE(ep.str() == "tcp@127.0.0.1:2009" || ep.str() == "tcp@[::1]:2009") << ep.str();
+}
+
+TEST(Endpoint, PortRange) {
+  EXPECT_EQ(parse_endpoint("udp@127.0.0.1:0").port, 0);  // bind picks one
+  EXPECT_EQ(parse_endpoint("udp@127.0.0.1:65535").port, 65535);
+  EXPECT_EQ(error_of("udp@127.0.0.1:99999"),
+            "bad address \"udp@127.0.0.1:99999\": port \"99999\" out of range (0..65535)");
+  EXPECT_THAT(error_of("udp@127.0.0.1:65536"), HasSubstr("port \"65536\" out of range"));
+  EXPECT_THAT(error_of("udp@127.0.0.1:123456789012345678901234567890"), HasSubstr("out of range"));
+}
+
+TEST(Endpoint, BadPorts) {
+  for (const char* text : {"udp@127.0.0.1:abc", "udp@127.0.0.1:-1", "udp@127.0.0.1:+1", "udp@127.0.0.1: 80",
+                           "udp@127.0.0.1:80x", "udp@127.0.0.1:0x50"})
+    EXPECT_THAT(error_of(text), HasSubstr("bad port")) << text;
+}
+
+TEST(Endpoint, MissingPort) {
+  EXPECT_EQ(error_of("udp@1.2.3.4"), "bad address \"udp@1.2.3.4\": missing port (expected udp@HOST:PORT)");
+  EXPECT_THAT(error_of("udp@1.2.3.4:"), HasSubstr("missing port"));
+  EXPECT_THAT(error_of("tcp@[::1]"), HasSubstr("missing port"));
+  EXPECT_THAT(error_of("tcp@[::1]2009"), HasSubstr("missing port"));
+  EXPECT_THAT(error_of("tcp@[::1]:"), HasSubstr("missing port"));
+}
+
+TEST(Endpoint, MissingHost) {
+  EXPECT_THAT(error_of("udp@:2008"), HasSubstr("missing host"));
+  EXPECT_THAT(error_of("tcp@[]:2008"), HasSubstr("missing host"));
+}
+
+TEST(Endpoint, TransportErrors) {
+  EXPECT_THAT(error_of("sctp@1.2.3.4:1"), HasSubstr("unknown transport \"sctp\""));
+  EXPECT_THAT(error_of("UDP@1.2.3.4:1"), HasSubstr("unknown transport \"UDP\""));
+  EXPECT_THAT(error_of("@1.2.3.4:1"), HasSubstr("unknown transport \"\""));
+  EXPECT_THAT(error_of("1.2.3.4:1"), HasSubstr("missing transport"));
+  EXPECT_THAT(error_of(""), HasSubstr("missing transport"));
+}
+
+TEST(Endpoint, Ipv6Errors) {
+  EXPECT_THAT(error_of("tcp@::1:2009"), HasSubstr("must be bracketed"));
+  EXPECT_THAT(error_of("tcp@[::1:2009"), HasSubstr("missing ']'"));
+  EXPECT_THAT(error_of("tcp@[1.2.3.4]:1"), HasSubstr("bad IPv6 address \"1.2.3.4\""));
+  EXPECT_THAT(error_of("tcp@[zz::1]:1"), HasSubstr("bad IPv6 address"));
+  EXPECT_THAT(error_of("tcp@[localhost]:1"), HasSubstr("bad IPv6 address"));  // never resolved
+}
+
+TEST(Endpoint, UnresolvableHost) {
+  EXPECT_THAT(error_of("tcp@no-such-host.invalid:1"), HasSubstr("cannot resolve host \"no-such-host.invalid\""));
+}
+
+TEST(Endpoint, Framing) {
+  EXPECT_EQ(parse_endpoint("tcp@127.0.0.1:1?framing=lp32le").framing, Framing::lp32le);
+  EXPECT_EQ(parse_endpoint("tcp@127.0.0.1:1?framing=lp32be").framing, Framing::lp32be);
+  EXPECT_EQ(parse_endpoint("tcp@127.0.0.1:1?framing=line").framing, Framing::line);
+  EXPECT_EQ(parse_endpoint("tcp@[::1]:1?framing=raw").framing, Framing::raw);
+}
+
+TEST(Endpoint, CanonicalFraming) {
+  EXPECT_EQ(parse_endpoint("tcp@127.0.0.1:2009?framing=lp32le").str(), "tcp@127.0.0.1:2009");
+  EXPECT_EQ(parse_endpoint("tcp@127.0.0.1:2009?framing=line").str(), "tcp@127.0.0.1:2009?framing=line");
+  EXPECT_EQ(parse_endpoint("tcp@[::1]:2009?framing=lp32be").str(), "tcp@[::1]:2009?framing=lp32be");
+}
+
+TEST(Endpoint, CanonicalTextRoundTrips) {
+  for (const char* text : {"udp@127.0.0.1:2008", "tcp@[::1]:0", "tcp@10.0.0.1:65535?framing=raw",
+                           "tcp@[fe80::1]:3?framing=line"}) {
+    const Endpoint ep = parse_endpoint(text);
+    EXPECT_EQ(ep.str(), text);
+    EXPECT_EQ(parse_endpoint(ep.str()).str(), text);
+  }
+}
+
+TEST(Endpoint, OptionErrors) {
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?framing=foo"),
+              HasSubstr("unknown framing \"foo\" (expected lp32le, lp32be, line or raw)"));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?framing="), HasSubstr("unknown framing \"\""));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?colour=red"), HasSubstr("unknown option \"colour=red\""));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?framing"), HasSubstr("unknown option \"framing\""));
+  EXPECT_THAT(error_of("udp@127.0.0.1:1?framing=line"), HasSubstr("only to tcp"));
+}
+
+TEST(Endpoint, ListenersTakeNoOptions) {
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?framing=line", false), HasSubstr("not allowed on a listener"));
+  EXPECT_NO_THROW(parse_endpoint("tcp@127.0.0.1:1", false));
+  EXPECT_NO_THROW(parse_endpoint("udp@[::1]:1", false));
+}
+
+TEST(Endpoint, ErrorsNameTheWholeAddress) {
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?framing=foo"), HasSubstr("bad address \"tcp@127.0.0.1:1?framing=foo\""));
+}
+
+TEST(Framing, NamesRoundTrip) {
+  for (Framing f : {Framing::lp32le, Framing::lp32be, Framing::line, Framing::raw})
+    EXPECT_EQ(parse_framing(to_string(f)), f);
+  EXPECT_EQ(to_string(Framing::lp32le), "lp32le");
+  EXPECT_EQ(to_string(Framing::line), "line");
+}
+
+TEST(Framing, UnknownNameThrows) {
+  try {
+    parse_framing("LINE");  // names are case-sensitive, as written in the docs
+    FAIL() << "no exception";
+  } catch (const EndpointError& e) {
+    EXPECT_STREQ(e.what(), "unknown framing \"LINE\" (expected lp32le, lp32be, line or raw)");
+  }
+}
+
+}  // namespace
+}  // namespace relay

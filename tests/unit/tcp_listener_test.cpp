@@ -1,0 +1,176 @@
+// tcp_listener_test: TCP ingest of lp32le frames through a real ServerThread on 127.0.0.1, read
+// back from a real Queue with a Cursor.
+#include "tcp_listener.hpp"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include "ingest_test_util.hpp"
+
+namespace relay {
+namespace {
+
+using test::wait_until;
+
+constexpr std::uint32_t kMaxMessage = 1000;
+
+std::string frame(const std::string& payload) {
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  std::string out{static_cast<char>(n), static_cast<char>(n >> 8), static_cast<char>(n >> 16),
+                  static_cast<char>(n >> 24)};
+  return out + payload;
+}
+
+class TcpClient {
+ public:
+  explicit TcpClient(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    const sockaddr_in to = test::loopback(port);
+    if (connect(fd_.fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0)
+      throw std::system_error(errno, std::system_category(), "connect");
+  }
+  void write_all(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::send(fd_.fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      ASSERT_GT(n, 0) << std::strerror(errno);
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  // True once the relay has closed its side (EOF or reset), waiting up to 10 s.
+  bool closed_by_peer() {
+    pollfd p{fd_.fd, POLLIN, 0};
+    if (poll(&p, 1, 10'000) != 1) return false;
+    char c = 0;
+    return recv(fd_.fd, &c, 1, MSG_DONTWAIT) <= 0;
+  }
+
+ private:
+  test::Fd fd_;
+};
+
+class TcpListenerTest : public ::testing::Test {
+ protected:
+  explicit TcpListenerTest(std::uint32_t max_message = kMaxMessage) : queue_(queue_config(max_message)) {
+    IngestConfig cfg;
+    cfg.max_message = max_message;
+    server_ = std::make_unique<ServerThread>(queue_, std::vector{parse_endpoint("tcp@127.0.0.1:0", false)}, cfg,
+                                             std::function<void()>{});
+    server_->start();
+  }
+  static QueueConfig queue_config(std::uint32_t max_message) {
+    QueueConfig q;
+    q.max_bytes = std::size_t{16} << 20;
+    q.segment_bytes = std::size_t{1} << 20;
+    q.max_message = max_message;
+    q.max_cursors = 8;
+    return q;
+  }
+  std::uint16_t port() const { return test::port_of(server_->listeners().at(0).address); }
+  ListenerValues totals() const { return server_->totals(); }
+  bool received(std::uint64_t n) {
+    return wait_until([&] { return totals().received_messages >= n; });
+  }
+
+  Queue queue_;
+  std::unique_ptr<ServerThread> server_;
+};
+
+TEST_F(TcpListenerTest, ReportsTheBoundPort) {
+  EXPECT_THAT(server_->listeners().at(0).address, ::testing::MatchesRegex("tcp@127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_NE(port(), 0);
+}
+
+// Each step waits for its effect so the order across the two connections is known.
+TEST_F(TcpListenerTest, BadFrameClosesOnlyThatConnection) {
+  TcpClient a(port());
+  TcpClient b(port());
+  const std::string a2 = frame("a2");
+  a.write_all(frame("a1") + frame("") + a2.substr(0, 2));  // a2's header cut in half
+  ASSERT_TRUE(received(1));
+  a.write_all(a2.substr(2));
+  ASSERT_TRUE(received(2));
+  b.write_all(frame("b1"));
+  ASSERT_TRUE(received(3));
+  a.write_all(frame("a3"));
+  ASSERT_TRUE(received(4));
+  a.write_all(frame(std::string(kMaxMessage + 1, 'x')));
+  EXPECT_TRUE(a.closed_by_peer());
+  ASSERT_TRUE(wait_until([&] { return totals().connections_closed_bad_frame == 1; }));
+  b.write_all(frame("b2"));
+  ASSERT_TRUE(received(5));
+
+  EXPECT_EQ(test::read_messages(queue_, 5), (std::vector<std::string>{"a1", "a2", "b1", "a3", "b2"}));
+  const ListenerValues t = totals();
+  EXPECT_EQ(t.connections_accepted, 2u);
+  EXPECT_EQ(t.received_messages, 5u);
+  EXPECT_EQ(t.received_bytes, 10u);
+  EXPECT_EQ(t.dropped_empty, 1u);
+  EXPECT_EQ(t.dropped_oversized, 1u);
+  EXPECT_EQ(t.connections_closed_bad_frame, 1u);
+}
+
+TEST_F(TcpListenerTest, ManyFramesInOneWrite) {
+  TcpClient c(port());
+  std::vector<std::string> sent;
+  std::string wire;
+  for (int i = 0; i < 500; ++i) {
+    sent.push_back(std::to_string(i) + std::string(static_cast<std::size_t>(i % 900), 'p'));
+    wire += frame(sent.back());
+  }
+  sent.push_back(std::string(kMaxMessage, 'M'));  // exactly the limit
+  wire += frame(sent.back());
+  c.write_all(wire);
+  ASSERT_TRUE(received(sent.size()));
+  EXPECT_EQ(test::read_messages(queue_, sent.size()), sent);
+  EXPECT_EQ(totals().dropped_oversized, 0u);
+}
+
+TEST_F(TcpListenerTest, PeerCloseMidFrameIsQuiet) {
+  {
+    TcpClient c(port());
+    c.write_all(frame("whole") + frame("cut").substr(0, 5));
+    ASSERT_TRUE(received(1));
+  }
+  TcpClient d(port());
+  d.write_all(frame("next"));
+  ASSERT_TRUE(received(2));
+  EXPECT_EQ(test::read_messages(queue_, 2), (std::vector<std::string>{"whole", "next"}));
+  const ListenerValues t = totals();
+  EXPECT_EQ(t.connections_closed_bad_frame, 0u);
+  EXPECT_EQ(t.receive_errors, 0u);
+  EXPECT_EQ(t.connections_accepted, 2u);
+}
+
+// Frames above the initial 256 KiB read buffer make it grow to the frame's size.
+class TcpListenerLargeTest : public TcpListenerTest {
+ protected:
+  TcpListenerLargeTest() : TcpListenerTest(600 << 10) {}
+};
+
+TEST_F(TcpListenerLargeTest, FramesLargerThanTheInitialBuffer) {
+  TcpClient c(port());
+  std::string big(600 << 10, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+  c.write_all(frame("small") + frame(big) + frame("after"));
+  ASSERT_TRUE(received(3));
+  EXPECT_EQ(test::read_messages(queue_, 3), (std::vector<std::string>{"small", big, "after"}));
+}
+
+TEST(TcpListenerBind, AddressInUseNamesTheAddress) {
+  Queue queue(
+      QueueConfig{.max_bytes = 4 << 20, .segment_bytes = 1 << 20, .max_message = kMaxMessage, .max_cursors = 4});
+  ServerThread first(queue, {parse_endpoint("tcp@127.0.0.1:0", false)}, IngestConfig{}, {});
+  const std::string taken = first.listeners().at(0).address;
+  try {
+    ServerThread second(queue, {parse_endpoint(taken, false)}, IngestConfig{}, {});
+    FAIL() << "second listen succeeded";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), EADDRINUSE);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("cannot listen on " + taken + ": Address already in use"));
+  }
+}
+
+}  // namespace
+}  // namespace relay

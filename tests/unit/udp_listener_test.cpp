@@ -1,0 +1,240 @@
+// udp_listener_test: a real ServerThread on 127.0.0.1, real datagrams, read back from a real
+// Queue with a Cursor.
+#include "udp_listener.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <system_error>
+
+#include "ingest_test_util.hpp"
+
+namespace relay {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using test::wait_until;
+
+constexpr std::uint32_t kMaxMessage = 1000;
+
+QueueConfig small_queue(std::size_t max_bytes = std::size_t{16} << 20) {
+  QueueConfig q;
+  q.max_bytes = max_bytes;
+  q.segment_bytes = std::size_t{64} << 10;
+  q.max_message = kMaxMessage;
+  q.max_cursors = 8;
+  return q;
+}
+
+IngestConfig ingest(int rcvbuf = 1 << 20) {
+  IngestConfig c;
+  c.max_message = kMaxMessage;
+  c.rcvbuf = rcvbuf;
+  c.batch = 8;  // small, so a few dozen datagrams take several batches
+  return c;
+}
+
+class UdpSender {
+ public:
+  explicit UdpSender(std::uint16_t port)
+      : fd_(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)), to_(test::loopback(port)) {}
+  void send(const std::string& payload) {
+    const auto* to = reinterpret_cast<const sockaddr*>(&to_);
+    const ssize_t n = sendto(fd_.fd, payload.data(), payload.size(), 0, to, sizeof to_);
+    ASSERT_EQ(n, static_cast<ssize_t>(payload.size())) << std::strerror(errno);
+  }
+
+ private:
+  test::Fd fd_;
+  sockaddr_in to_;
+};
+
+class UdpListenerTest : public ::testing::Test {
+ protected:
+  void make_server(const std::string& address, IngestConfig cfg = ingest()) {
+    server_ = std::make_unique<ServerThread>(queue_, std::vector{parse_endpoint(address, false)}, cfg, [this] {
+      // relaxed: a count for the test; the queue's own publish orders the data.
+      published_.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
+  std::uint16_t port() const { return test::port_of(server_->listeners().at(0).address); }
+  ListenerValues totals() const { return server_->totals(); }
+
+  Queue queue_{small_queue()};
+  std::atomic<int> published_{0};
+  std::unique_ptr<ServerThread> server_;
+};
+
+TEST_F(UdpListenerTest, ReportsTheBoundPortAndBuffer) {
+  make_server("udp@127.0.0.1:0");
+  const auto infos = server_->listeners();
+  ASSERT_EQ(infos.size(), 1u);
+  EXPECT_THAT(infos[0].address, MatchesRegex("udp@127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_NE(port(), 0);
+  // Linux reports twice what was set (the doubling covers bookkeeping overhead).
+  EXPECT_GE(infos[0].rcvbuf_granted, 1 << 20);
+  EXPECT_NE(infos[0].counters, nullptr);
+}
+
+TEST_F(UdpListenerTest, GoodDatagramsArriveInOrderOthersAreCounted) {
+  make_server("udp@127.0.0.1:0");
+  server_->start();
+  UdpSender sender(port());
+  std::vector<std::string> good;
+  good.push_back("hello");
+  sender.send(good.back());
+  sender.send("");                               // empty: ignored, counted
+  sender.send(std::string(kMaxMessage + 1, 'x'));  // oversized: dropped, counted
+  sender.send(std::string(5000, 'y'));             // far oversized
+  good.push_back(std::string(kMaxMessage, 'm'));   // exactly the limit: fine
+  sender.send(good.back());
+  for (int i = 0; i < 40; ++i) {  // several batches
+    good.push_back("message " + std::to_string(i) + std::string(static_cast<std::size_t>(i), '\x01'));
+    sender.send(good.back());
+  }
+  sender.send("");
+  good.push_back(std::string("\0binary\0\xff", 9));
+  sender.send(good.back());
+
+  ASSERT_TRUE(wait_until([&] {
+    const auto t = totals();
+    return t.received_messages + t.dropped_empty + t.dropped_oversized == good.size() + 4;
+  })) << "received " << totals().received_messages;
+  EXPECT_EQ(test::read_messages(queue_, good.size()), good);
+
+  const ListenerValues t = totals();
+  EXPECT_EQ(t.received_messages, good.size());
+  std::uint64_t bytes = 0;
+  for (const auto& g : good) bytes += g.size();
+  EXPECT_EQ(t.received_bytes, bytes);
+  EXPECT_EQ(t.dropped_empty, 2u);
+  EXPECT_EQ(t.dropped_oversized, 2u);
+  EXPECT_EQ(t.dropped_queue_full, 0u);
+  EXPECT_EQ(t.receive_errors, 0u);
+  EXPECT_EQ(t.kernel_drops, 0u);
+  EXPECT_EQ(queue_.tail(), good.size());
+  // relaxed: read after the waits above; only a lower bound is checked.
+  EXPECT_GE(published_.load(std::memory_order_relaxed), 1);
+}
+
+TEST_F(UdpListenerTest, KeepsReceivingAfterAnEmptyDatagram) {
+  make_server("udp@127.0.0.1:0");
+  server_->start();
+  UdpSender sender(port());
+  sender.send("");
+  ASSERT_TRUE(wait_until([&] { return totals().dropped_empty == 1; }));
+  sender.send("after");
+  ASSERT_TRUE(wait_until([&] { return totals().received_messages == 1; }));
+  EXPECT_EQ(test::read_messages(queue_, 1), std::vector<std::string>{"after"});
+}
+
+// Datagrams that find the receive buffer full are dropped by the kernel; SO_RXQ_OVFL reports
+// the socket's running total on the next datagram that does get in.
+TEST_F(UdpListenerTest, CountsKernelDrops) {
+  make_server("udp@127.0.0.1:0", ingest(1));  // the kernel's minimum buffer: a few datagrams
+  UdpSender sender(port());
+  constexpr int kFlood = 200;
+  for (int i = 0; i < kFlood; ++i) sender.send(std::string(kMaxMessage, 'f'));  // nobody reads yet
+  server_->start();
+  // A marker that gets in carries the running total of drops. It may itself find the buffer
+  // still full (the flood not yet drained) and be dropped; then the next one counts it too.
+  std::uint64_t sent = kFlood;
+  const auto accounted = [&] {
+    const auto t = totals();
+    return t.received_messages + t.kernel_drops == sent;
+  };
+  ASSERT_TRUE(wait_until([&] {
+    sender.send("marker");
+    ++sent;
+    return wait_until(accounted, std::chrono::milliseconds(100));
+  })) << "received " << totals().received_messages << " kernel_drops " << totals().kernel_drops << " sent " << sent;
+  EXPECT_GT(totals().kernel_drops, 0u);
+}
+
+TEST(UdpListenerQueue, CountsQueueFullDrops) {
+  Queue queue(small_queue(0));  // three 64 KiB segments: about 190 messages of 1000 bytes
+  ServerThread server(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {});
+  server.start();
+  UdpSender sender(test::port_of(server.listeners().at(0).address));
+  constexpr std::uint64_t kSent = 400;
+  for (std::uint64_t i = 0; i < kSent; i += 50) {
+    // In groups, waiting for each to be taken, so the socket buffer never overflows.
+    for (int j = 0; j < 50; ++j) sender.send(std::string(kMaxMessage, 'q'));
+    ASSERT_TRUE(wait_until([&] {
+      const auto t = server.totals();
+      return t.received_messages + t.dropped_queue_full == i + 50;
+    }));
+  }
+  const ListenerValues t = server.totals();
+  EXPECT_GT(t.received_messages, 100u);
+  EXPECT_GT(t.dropped_queue_full, 0u);
+  EXPECT_EQ(queue.tail(), t.received_messages);
+}
+
+TEST(UdpListenerBind, AddressInUseNamesTheAddress) {
+  Queue queue(small_queue());
+  ServerThread first(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {});
+  const std::string taken = first.listeners().at(0).address;
+  try {
+    ServerThread second(queue, {parse_endpoint(taken, false)}, ingest(), {});
+    FAIL() << "second bind succeeded";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), EADDRINUSE);
+    EXPECT_THAT(e.what(), HasSubstr("cannot listen on " + taken + ": Address already in use"));
+  }
+}
+
+TEST(UdpListenerBind, NonLocalAddressFails) {
+  Queue queue(small_queue());
+  EXPECT_THROW(ServerThread(queue, {parse_endpoint("udp@192.0.2.1:0", false)}, ingest(), {}), std::system_error);
+}
+
+TEST(UdpListenerIpv6, ReceivesOnLoopback) {
+  Queue queue(small_queue());
+  std::unique_ptr<ServerThread> server;
+  try {
+    server = std::make_unique<ServerThread>(queue, std::vector{parse_endpoint("udp@[::1]:0", false)}, ingest(),
+                                            std::function<void()>{});
+  } catch (const std::system_error& e) {
+    GTEST_SKIP() << "no IPv6 loopback: " << e.what();
+  }
+  const std::string address = server->listeners().at(0).address;
+  EXPECT_THAT(address, MatchesRegex("udp@\\[::1\\]:[0-9]+"));
+  server->start();
+  test::Fd fd(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_port = htons(test::port_of(address));
+  to.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(sendto(fd.fd, "six", 3, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to), 3);
+  ASSERT_TRUE(wait_until([&] { return server->totals().received_messages == 1; }));
+  EXPECT_EQ(test::read_messages(queue, 1), std::vector<std::string>{"six"});
+}
+
+TEST(ServerThreadLifecycle, StopIsIdempotentAndStartIsOptional) {
+  Queue queue(small_queue());
+  {
+    ServerThread never_started(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {});
+  }
+  ServerThread server(queue, {parse_endpoint("udp@127.0.0.1:0", false), parse_endpoint("tcp@127.0.0.1:0", false)},
+                      ingest(), {});
+  EXPECT_EQ(server.listeners().size(), 2u);
+  server.start();
+  server.stop();
+  server.stop();
+  EXPECT_EQ(server.totals().received_messages, 0u);
+}
+
+TEST(ServerThreadLifecycle, StopFromAnotherThread) {
+  Queue queue(small_queue());
+  ServerThread server(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {});
+  server.start();
+  std::thread stopper([&] { server.stop(); });
+  stopper.join();
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace relay
