@@ -12,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include "log_limiter.hpp"
 #include "queue.hpp"
 
 namespace relay {
@@ -48,6 +49,7 @@ class BackgroundThread {
   ev_timer stats_timer_{};
   ev_async pressure_{};
   ev_async stop_{};
+  LogLimiter floor_log_{10'000'000'000};  // one eviction warning per 10 s at most
   std::thread thread_;
 };
 

@@ -25,18 +25,25 @@ struct RawOptions {
   std::size_t rcvbuf = 32 * kMiB;
 };
 
+// CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
+const CLI::Validator kNotNegative(
+    [](std::string& v) { return v.find('-') == std::string::npos ? std::string{} : "must not be negative: " + v; }, "SIZE");
+
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("LISTEN", raw.listen, "Where messages come in: udp@HOST:PORT or tcp@HOST:PORT (lp32le frames)")
       ->capture_default_str();
   app.add_option("DEST", raw.destinations, "Destinations: tcp@HOST:PORT[?framing=lp32le|lp32be|line|raw]");
   app.add_option("--max-queue-bytes", raw.max_queue_bytes,
                  "Queue memory budget (e.g. 256MiB, 1GiB); destinations that fall further behind skip ahead")
+      ->check(kNotNegative)
       ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40))
       ->capture_default_str();
   app.add_option("--max-message-size", cfg.ingest.max_message, "Largest message accepted, in bytes; longer ones are counted and dropped")
       ->check(CLI::Range(1U, 16U << 20))
       ->capture_default_str();
   app.add_option("--rcvbuf", raw.rcvbuf, "UDP receive buffer to request (SO_RCVBUF), e.g. 32MiB")
+      ->check(kNotNegative)
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")->check(CLI::Range(1U, 1024U))->capture_default_str();

@@ -129,7 +129,14 @@ std::uint64_t Cursor::skip_to_floor() {
   index_ = 0;
   offset_ = 0;
   publish_position();
+  // The reclaimer can now recycle what we skipped: ask for a pass instead of waiting for its tick.
+  if (queue_.on_pressure_) queue_.on_pressure_();
   return skipped;
+}
+
+bool Cursor::below_floor() const noexcept {
+  // acquire: as in skip_to_floor().
+  return queue_.floor_id_.load(std::memory_order_acquire) > id_;
 }
 
 std::int64_t Cursor::pending_since_ns() const {

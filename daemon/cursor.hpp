@@ -48,6 +48,8 @@ class Cursor {
   // If the queue's eviction floor is above the cursor, jumps to it and returns the number of
   // messages skipped (the caller counts them as dropped_lagging); else returns 0.
   std::uint64_t skip_to_floor();
+  // True when skip_to_floor() would move the cursor.
+  bool below_floor() const noexcept;
   // Receive time (steady ns) of the oldest message this cursor has not passed, or 0 when the
   // cursor is at the tail. Resolution: one millisecond at high rates (see Segment::marks).
   std::int64_t pending_since_ns() const;

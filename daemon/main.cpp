@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
   } catch (const relay::CommandLineExit& e) {
     return e.code;
   }
+  // Logs go to stderr: stdout stays free for whatever wraps relayd.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("relayd"));
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   try {

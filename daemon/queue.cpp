@@ -197,15 +197,18 @@ void Queue::free_segments(std::uint64_t limit_key) {
 }
 
 // The slow-destination policy, part 1 (part 2 is the drop in next_segment()):
-// when the segments in use come within 1/16 of the budget, raise the eviction floor to the first
-// id of the segment that keeps usage at 7/8 of the budget. Cursors below the floor skip to it
+// when the segments in use come within 1/16 of the budget (at least one segment), raise the
+// eviction floor to the first id of the segment that brings usage back to 7/8 of the budget (at
+// least two segments free). Cursors below the floor skip to it
 // (Cursor::skip_to_floor, counted as dropped_lagging by their destination), so a slow or dead
 // destination costs the others nothing and the producer never blocks.
 bool Queue::raise_floor_if_needed() {
   const std::size_t in_use = segments_in_use();
   const std::size_t high = max_segments_ - std::max<std::size_t>(1, max_segments_ / 16);
   if (in_use < high) return false;
-  const std::size_t keep = std::max<std::size_t>(2, max_segments_ - max_segments_ / 8);
+  // After eviction at least two segments (or 1/8 of the budget) are free again: room for the
+  // producer while the client thread moves cursors and the next pass recycles.
+  const std::size_t keep = max_segments_ - std::max<std::size_t>(2, max_segments_ / 8);
   std::size_t drop = in_use > keep ? in_use - keep : 1;
   Segment* s = oldest_;
   for (; drop > 0; --drop) {

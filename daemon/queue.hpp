@@ -67,9 +67,9 @@ class Queue {
 
   const QueueConfig& config() const noexcept { return cfg_; }
 
-  // Called (from the producer or reclaimer thread) when the queue needs the other side to act:
-  // `on_pressure` (producer → background: run reclaim now), `on_floor` (background → client:
-  // cursors must move past the floor). Set before any thread starts; each must be cheap and
+  // Called when the queue needs another thread to act: `on_pressure` (producer, or a cursor that
+  // skipped ahead → background: run reclaim now), `on_floor` (background → client: cursors must
+  // move past the floor). Set before any thread starts; each must be cheap and
   // thread-safe (an ev_async_send).
   void set_hooks(std::function<void()> on_pressure, std::function<void()> on_floor);
 

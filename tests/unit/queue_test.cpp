@@ -22,6 +22,14 @@ QueueConfig small_config(std::size_t segments) {
   return cfg;
 }
 
+// "m<i>" followed by `pad` dots. Built by appending: GCC 12's -Wrestrict misfires on operator+ chains.
+std::string label(std::uint64_t i, std::size_t pad = 0) {
+  std::string s = "m";
+  s += std::to_string(i);
+  s.append(pad, '.');
+  return s;
+}
+
 std::string text_of(const MessageView& m) { return {reinterpret_cast<const char*>(m.payload), m.size}; }
 
 AppendStatus push(Queue& q, const std::string& s) {
@@ -30,7 +38,7 @@ AppendStatus push(Queue& q, const std::string& s) {
 
 // Appends messages "m<i>" for i in [from, to) and publishes.
 void push_range(Queue& q, int from, int to, std::size_t pad = 0) {
-  for (int i = from; i < to; ++i) ASSERT_EQ(push(q, "m" + std::to_string(i) + std::string(pad, '.')), AppendStatus::ok);
+  for (int i = from; i < to; ++i) ASSERT_EQ(push(q, label(i, pad)), AppendStatus::ok);
   q.publish();
 }
 
@@ -56,7 +64,7 @@ TEST(Queue, MessagesArriveInOrderWithConsecutiveIds) {
   EXPECT_EQ(c.lag(), 300u);
   const auto got = drain(c);
   ASSERT_EQ(got.size(), 300u);
-  for (int i = 0; i < 300; ++i) EXPECT_EQ(got[i], "m" + std::to_string(i) + std::string(20, '.'));
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(got[i], label(i, 20));
   EXPECT_EQ(c.id(), 300u);
   EXPECT_EQ(c.lag(), 0u);
 }
@@ -166,7 +174,7 @@ TEST(Queue, LaggingCursorIsMovedPastTheOldestDataAndCountsIt) {
   // Push far more than the budget; the healthy cursor keeps up, the dead one never reads.
   for (int round = 0; round < 40; ++round) {
     for (int i = 0; i < 100; ++i, ++next) {
-      if (push(q, "m" + std::to_string(next) + std::string(40, '.')) == AppendStatus::full) ++full;
+      if (push(q, label(next, 40)) == AppendStatus::full) ++full;
     }
     q.publish();
     drain(healthy);
@@ -182,7 +190,7 @@ TEST(Queue, LaggingCursorIsMovedPastTheOldestDataAndCountsIt) {
   const auto rest = drain(dead);
   EXPECT_EQ(skipped + rest.size(), q.tail());
   ASSERT_FALSE(rest.empty());
-  EXPECT_EQ(rest.back(), "m" + std::to_string(next - 1) + std::string(40, '.'));
+  EXPECT_EQ(rest.back(), label(next - 1, 40));
   EXPECT_LE(q.stats().segments_in_use, 16u);
 }
 

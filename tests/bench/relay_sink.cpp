@@ -1,0 +1,189 @@
+// relay_sink: a verifying TCP destination for relayd benchmarks.
+//
+// Accepts any number of connections (epoll), decodes each with --framing, checks order and
+// measures latency across all of them as ONE stream (one relay_sink per relayd destination;
+// a reconnect continues the stream). Prints {"port":P} once listening, and one JSON result line
+// on SIGTERM/SIGINT, after --expect N messages, or after --idle-exit seconds without data
+// (counted from the first message, so a sink started early does not give up before traffic).
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "frame_decoder.hpp"
+#include "payload.hpp"
+#include "stream_checker.hpp"
+
+namespace {
+
+using relay::test::FrameDecoder;
+using relay::test::Framing;
+
+struct Options {
+  std::uint16_t port = 0;
+  std::string framing = "lp32le";
+  std::uint64_t expect = 0;
+  double idle_exit = 0;
+  int rcvbuf = 0;
+};
+
+class Sink {
+ public:
+  Sink(const Options& o, Framing framing) : o_(o), framing_(framing) {}
+  int run();
+
+ private:
+  void setup();
+  void accept_all();
+  void read_from(int fd);
+  void close_conn(int fd);
+  bool done() const;
+  int timeout_ms() const;
+  void report() const;
+
+  const Options& o_;
+  Framing framing_;
+  int listen_fd_ = -1, epoll_fd_ = -1, signal_fd_ = -1;
+  std::map<int, std::unique_ptr<FrameDecoder>> conns_;
+  relay::bench::StreamChecker checker_;
+  std::uint64_t connections_ = 0, framing_errors_ = 0;
+  std::uint64_t last_data_ns_ = 0;
+  bool stop_ = false;
+};
+
+void Sink::setup() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  signal_fd_ = ::signalfd(-1, &set, SFD_CLOEXEC);
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  const int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (o_.rcvbuf > 0) ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &o_.rcvbuf, sizeof o_.rcvbuf);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(o_.port);
+  socklen_t len = sizeof a;
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(listen_fd_, 64) != 0)
+    throw std::runtime_error(fmt::format("cannot listen on 127.0.0.1:{}: {}", o_.port, std::strerror(errno)));
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  std::printf("{\"port\":%u}\n", ntohs(a.sin_port));
+  std::fflush(stdout);
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  for (int fd : {listen_fd_, signal_fd_}) {
+    epoll_event ev{EPOLLIN, {.fd = fd}};
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+}
+
+void Sink::accept_all() {
+  for (;;) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    ++connections_;
+    conns_[fd] = std::make_unique<FrameDecoder>(framing_);
+    epoll_event ev{EPOLLIN, {.fd = fd}};
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+}
+
+void Sink::close_conn(int fd) {
+  if (conns_[fd]->pending() > 0) ++framing_errors_;  // the stream ended inside a frame
+  ::close(fd);  // also removes it from the epoll set
+  conns_.erase(fd);
+}
+
+void Sink::read_from(int fd) {
+  static std::string buf(1 << 20, '\0');
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) return close_conn(fd);
+    // One clock read per read(): latency resolution is one buffer, cheap at high rates.
+    const std::uint64_t now = relay::test::monotonic_ns();
+    last_data_ns_ = now;
+    const bool ok = conns_[fd]->feed(std::string_view(buf.data(), static_cast<std::size_t>(n)),
+                                     [&](std::string_view m) { checker_.on_message(m, now); });
+    if (!ok) {
+      ++framing_errors_;
+      conns_[fd]->reset();
+      return close_conn(fd);
+    }
+    if (static_cast<std::size_t>(n) < buf.size()) return;  // drained; level-triggered epoll brings us back
+  }
+}
+
+bool Sink::done() const {
+  if (stop_) return true;
+  if (o_.expect && checker_.received >= o_.expect) return true;
+  return o_.idle_exit > 0 && last_data_ns_ &&
+         static_cast<double>(relay::test::monotonic_ns() - last_data_ns_) * 1e-9 >= o_.idle_exit;
+}
+
+int Sink::timeout_ms() const { return o_.idle_exit > 0 ? 50 : -1; }
+
+void Sink::report() const {
+  const double seconds = static_cast<double>(checker_.last_ns - checker_.first_ns) * 1e-9;
+  const auto& h = checker_.latency;
+  std::printf("%s\n",
+              fmt::format(R"({{"received":{},"bytes":{},"gaps":{},"reordered":{},"unparsable":{},"connections":{},)"
+                          R"("framing_errors":{},"seconds":{:.3f},"rate":{:.0f},"lat_p50_us":{},"lat_p99_us":{},)"
+                          R"("lat_p999_us":{},"lat_max_us":{}}})",
+                          checker_.received, checker_.bytes, checker_.gaps, checker_.reordered, checker_.unparsable,
+                          connections_, framing_errors_, seconds,
+                          seconds > 0 ? static_cast<double>(checker_.received) / seconds : 0.0, h.quantile(0.5),
+                          h.quantile(0.99), h.quantile(0.999), h.max())
+                  .c_str());
+  std::fflush(stdout);
+}
+
+int Sink::run() {
+  setup();
+  epoll_event events[64];
+  while (!done()) {
+    const int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms());
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == signal_fd_) stop_ = true;
+      else if (fd == listen_fd_) accept_all();
+      else if (conns_.count(fd)) read_from(fd);
+    }
+  }
+  report();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"relay_sink: verifying TCP sink for relayd benchmarks"};
+  Options o;
+  app.add_option("--port", o.port, "port on 127.0.0.1, 0 = pick one (printed as {\"port\":P})")->capture_default_str();
+  app.add_option("--framing", o.framing, "stream framing")
+      ->check(CLI::IsMember({"lp32le", "lp32be", "line"}))
+      ->capture_default_str();
+  app.add_option("--expect", o.expect, "exit after N messages");
+  app.add_option("--idle-exit", o.idle_exit, "exit after SECONDS without data (after the first message)");
+  app.add_option("--rcvbuf", o.rcvbuf, "SO_RCVBUF for connections (0 = kernel autotuning)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    Sink sink(o, *relay::test::parse_framing(o.framing));
+    return sink.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "relay_sink: %s\n", e.what());
+    return 1;
+  }
+}

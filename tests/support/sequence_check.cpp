@@ -1,0 +1,36 @@
+#include "sequence_check.hpp"
+
+#include <algorithm>
+
+#include "payload.hpp"
+
+namespace relay::test {
+
+SequenceReport check_sequence(const std::vector<std::string>& messages, std::size_t begin, std::size_t end) {
+  SequenceReport r;
+  end = std::min(end, messages.size());
+  bool have_prev = false;
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto seq = parse_seq(messages[i]);
+    if (!seq) {
+      ++r.unparsable;
+      continue;
+    }
+    if (!have_prev) r.first = *seq;
+    else if (*seq <= r.last) ++r.out_of_order;
+    else r.missing += *seq - r.last - 1;
+    if (!have_prev || *seq > r.last) r.last = *seq;
+    have_prev = true;
+    ++r.count;
+  }
+  return r;
+}
+
+std::vector<std::uint64_t> seqs(const std::vector<std::string>& messages) {
+  std::vector<std::uint64_t> out;
+  out.reserve(messages.size());
+  for (const auto& m : messages) out.push_back(parse_seq(m).value_or(~std::uint64_t{0}));
+  return out;
+}
+
+}  // namespace relay::test

@@ -1,0 +1,106 @@
+// tcp_sink: a TCP destination for relayd under test.
+//
+// Listens on 127.0.0.1, accepts one connection at a time on its own thread (poll-based), decodes
+// the stream with the given framing and records the messages (raw: the bytes). It can simulate
+// the failures a real destination has: crash (abort the connection with an RST), going down
+// (stop listening, so connects are refused), restarting on the same port, and being slow
+// (pause reading, optionally with a small receive buffer so backpressure reaches relayd fast).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frame_decoder.hpp"
+#include "framing.hpp"
+#include "unique_fd.hpp"
+
+namespace relay::test {
+
+class TcpSink {
+ public:
+  struct Options {
+    Framing framing = Framing::lp32le;
+    std::uint16_t port = 0;  // 0: the kernel picks; later start()s reuse it
+    int rcvbuf = 0;          // SO_RCVBUF for accepted connections; 0 keeps the kernel's autotuning
+    bool paused = false;     // accept but do not read until resume()
+    bool start = true;       // listen right away
+  };
+
+  explicit TcpSink(Options options);
+  explicit TcpSink(Framing framing = Framing::lp32le) : TcpSink(Options{framing}) {}
+  ~TcpSink();
+  TcpSink(const TcpSink&) = delete;
+  TcpSink& operator=(const TcpSink&) = delete;
+
+  // Listens (SO_REUSEADDR, same port as before) and starts the accepting thread.
+  void start();
+  // Crash + down: aborts the connection (RST), closes the listening socket, joins the thread.
+  void stop();
+  // Crash of the current connection only; the sink keeps listening and accepts the next one.
+  void close_connection();
+  void pause();
+  void resume();
+
+  std::uint16_t port() const { return port_; }
+  Framing framing() const { return framing_; }
+  bool listening() const;
+
+  std::vector<std::string> messages() const;
+  std::string bytes() const;  // raw framing: everything received, concatenated
+  std::size_t count() const;  // messages (raw: 0)
+  std::size_t byte_count() const;  // payload bytes decoded (raw: bytes received)
+  std::size_t connections() const;
+  // Index in messages() of the first message of each accepted connection.
+  std::vector<std::size_t> connection_starts() const;
+  // Streams that lost sync (a length prefix > 1 MiB) or ended inside a frame at relayd's close.
+  std::size_t framing_errors() const;
+  // Partial frames thrown away by our own simulated crashes (not relayd's fault).
+  std::size_t discarded_partials() const;
+
+  // Waits (scaled timeout) for at least n messages / bytes; false on timeout.
+  bool wait_for_count(std::size_t n, std::chrono::milliseconds timeout);
+  bool wait_for_bytes(std::size_t n, std::chrono::milliseconds timeout);
+  bool wait_for_connections(std::size_t n, std::chrono::milliseconds timeout);
+
+ private:
+  enum class Command { none, close_connection, stop };
+
+  void listen_socket();
+  void run();
+  bool handle_wake();
+  void accept_one();
+  void read_some();
+  void on_peer_closed();
+  void abort_connection();
+  void send_command(Command c);
+  bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
+  const Framing framing_;
+  const int rcvbuf_;
+  std::uint16_t port_;
+  UniqueFd listen_fd_;
+  UniqueFd conn_fd_;
+  UniqueFd wake_read_, wake_write_;
+  FrameDecoder decoder_;
+  std::thread thread_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Command command_ = Command::none;
+  bool paused_;
+  bool running_ = false;
+  std::vector<std::string> messages_;
+  std::string bytes_;
+  std::size_t byte_count_ = 0;
+  std::vector<std::size_t> connection_starts_;
+  std::size_t framing_errors_ = 0;
+  std::size_t discarded_partials_ = 0;
+};
+
+}  // namespace relay::test
