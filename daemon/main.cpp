@@ -3,11 +3,13 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <memory>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
+#include "control_server.hpp"
 #include "relay.hpp"
 
 namespace {
@@ -27,10 +29,17 @@ int run(const relay::Config& cfg) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   relay::Relay relay(cfg);
   relay.start();
+  // Started after the signal mask is set, so gRPC's threads inherit it too.
+  std::unique_ptr<relay::ControlServer> control;
+  if (!cfg.control.empty()) {
+    control = std::make_unique<relay::ControlServer>(relay, cfg.control);
+    control->start();
+  }
   spdlog::info("relayd ready");
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (control) control->shutdown();
   relay.shutdown();
   return 0;
 }

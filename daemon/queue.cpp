@@ -121,6 +121,7 @@ QueueStats Queue::stats() const noexcept {
   s.tail = tail();
   // relaxed: statistics; each value is individually current enough for reporting.
   s.head = head_id_.load(std::memory_order_relaxed);
+  s.items = s.tail > s.head ? s.tail - s.head : 0;
   s.reclaim_point = last_reclaim_point_.load(std::memory_order_relaxed);
   s.segments_in_use = segments_in_use();
   s.bytes_in_use = s.segments_in_use * cfg_.segment_bytes;

@@ -49,6 +49,7 @@ struct ReclaimResult {
 struct QueueStats {
   std::uint64_t tail = 0;            // id the next message will get (= messages appended)
   std::uint64_t head = 0;            // oldest id still readable
+  std::uint64_t items = 0;           // messages held: tail - head
   std::uint64_t reclaim_point = 0;   // as of the last reclaim pass
   std::size_t segments_in_use = 0;   // linked into the queue
   std::size_t bytes_in_use = 0;      // segments_in_use * segment size

@@ -32,8 +32,8 @@ std::string destination_line(const DestinationSnapshot& d, const DestinationSnap
 }
 
 std::string queue_line(const QueueStats& q) {
-  return fmt::format("stats queue tail={} head={} reclaim_point={} segments_in_use={} bytes_in_use={} max_bytes={} evictions={}",
-                     q.tail, q.head, q.reclaim_point, q.segments_in_use, q.bytes_in_use, q.max_bytes, q.evictions);
+  return fmt::format("stats queue tail={} head={} items={} reclaim_point={} segments_in_use={} bytes_in_use={} max_bytes={} evictions={}",
+                     q.tail, q.head, q.items, q.reclaim_point, q.segments_in_use, q.bytes_in_use, q.max_bytes, q.evictions);
 }
 
 template <typename T, typename Key>

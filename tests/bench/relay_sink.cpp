@@ -5,6 +5,10 @@
 // a reconnect continues the stream). Prints {"port":P} once listening, and one JSON result line
 // on SIGTERM/SIGINT, after --expect N messages, or after --idle-exit seconds without data
 // (counted from the first message, so a sink started early does not give up before traffic).
+//
+// Long-lived use (tests/bench/compare.py runs many trials through one relay and one sink):
+// SIGUSR2 prints {"peek":true,"received":N,"idle_ms":M} (is the stream still flowing?), SIGUSR1
+// prints the full result line for everything since the last SIGUSR1 and starts a new interval.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -31,6 +35,7 @@ using relay::test::Framing;
 struct Options {
   std::uint16_t port = 0;
   std::string framing = "lp32le";
+  std::string format = "seq";
   std::uint64_t expect = 0;
   double idle_exit = 0;
   int rcvbuf = 0;
@@ -38,7 +43,9 @@ struct Options {
 
 class Sink {
  public:
-  Sink(const Options& o, Framing framing) : o_(o), framing_(framing) {}
+  Sink(const Options& o, Framing framing)
+      : o_(o), framing_(framing),
+        checker_(o.format == "graphite" ? relay::bench::PayloadFormat::graphite : relay::bench::PayloadFormat::seq) {}
   int run();
 
  private:
@@ -49,6 +56,9 @@ class Sink {
   bool done() const;
   int timeout_ms() const;
   void report() const;
+  void peek() const;
+  void on_signal();
+  std::uint64_t idle_ms() const;
 
   const Options& o_;
   Framing framing_;
@@ -65,6 +75,8 @@ void Sink::setup() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
   sigprocmask(SIG_BLOCK, &set, nullptr);
   signal_fd_ = ::signalfd(-1, &set, SFD_CLOEXEC);
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -135,17 +147,40 @@ bool Sink::done() const {
 
 int Sink::timeout_ms() const { return o_.idle_exit > 0 ? 50 : -1; }
 
+std::uint64_t Sink::idle_ms() const {
+  return last_data_ns_ ? (relay::test::monotonic_ns() - last_data_ns_) / 1'000'000 : 0;
+}
+
+void Sink::peek() const {
+  std::printf("{\"peek\":true,\"received\":%llu,\"idle_ms\":%llu}\n", static_cast<unsigned long long>(checker_.received),
+              static_cast<unsigned long long>(idle_ms()));
+  std::fflush(stdout);
+}
+
+void Sink::on_signal() {
+  signalfd_siginfo si{};
+  if (::read(signal_fd_, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) return;
+  if (si.ssi_signo == SIGUSR2) return peek();
+  if (si.ssi_signo != SIGUSR1) {
+    stop_ = true;
+    return;
+  }
+  report();
+  checker_.reset();
+  framing_errors_ = 0;
+}
+
 void Sink::report() const {
   const double seconds = static_cast<double>(checker_.last_ns - checker_.first_ns) * 1e-9;
   const auto& h = checker_.latency;
   std::printf("%s\n",
               fmt::format(R"({{"received":{},"bytes":{},"gaps":{},"reordered":{},"unparsable":{},"connections":{},)"
                           R"("framing_errors":{},"seconds":{:.3f},"rate":{:.0f},"lat_p50_us":{},"lat_p99_us":{},)"
-                          R"("lat_p999_us":{},"lat_max_us":{}}})",
+                          R"("lat_p999_us":{},"lat_max_us":{},"idle_ms":{}}})",
                           checker_.received, checker_.bytes, checker_.gaps, checker_.reordered, checker_.unparsable,
                           connections_, framing_errors_, seconds,
                           seconds > 0 ? static_cast<double>(checker_.received) / seconds : 0.0, h.quantile(0.5),
-                          h.quantile(0.99), h.quantile(0.999), h.max())
+                          h.quantile(0.99), h.quantile(0.999), h.max(), idle_ms())
                   .c_str());
   std::fflush(stdout);
 }
@@ -157,7 +192,7 @@ int Sink::run() {
     const int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms());
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
-      if (fd == signal_fd_) stop_ = true;
+      if (fd == signal_fd_) on_signal();
       else if (fd == listen_fd_) accept_all();
       else if (conns_.count(fd)) read_from(fd);
     }
@@ -174,6 +209,9 @@ int main(int argc, char** argv) {
   app.add_option("--port", o.port, "port on 127.0.0.1, 0 = pick one (printed as {\"port\":P})")->capture_default_str();
   app.add_option("--framing", o.framing, "stream framing")
       ->check(CLI::IsMember({"lp32le", "lp32be", "line"}))
+      ->capture_default_str();
+  app.add_option("--format", o.format, "payloads: seq (relay_gen's default) or graphite (relay_gen --format graphite)")
+      ->check(CLI::IsMember({"seq", "graphite"}))
       ->capture_default_str();
   app.add_option("--expect", o.expect, "exit after N messages");
   app.add_option("--idle-exit", o.idle_exit, "exit after SECONDS without data (after the first message)");

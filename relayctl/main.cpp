@@ -1,0 +1,76 @@
+// relayctl: the command-line client of relayd's control API (docs/CONTROL.md).
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "commands.hpp"
+#include "duration.hpp"
+#include "exit_code.hpp"
+#include "session.hpp"
+
+namespace {
+
+using relayctl::Runner;
+
+CLI::App& group_command(CLI::App& app, std::string_view group) {
+  if (group.empty()) return app;
+  for (auto* sub : app.get_subcommands({})) {
+    if (sub->get_name() == group) return *sub;
+  }
+  auto* sub = app.add_subcommand(std::string(group), std::string(relayctl::group_help(group)));
+  sub->require_subcommand(1);
+  return *sub;
+}
+
+// Builds every command from the table; returns each one's runner keyed by its CLI node.
+std::map<const CLI::App*, Runner> add_commands(CLI::App& app) {
+  std::map<const CLI::App*, Runner> runners;
+  for (const auto& spec : relayctl::command_table()) {
+    auto* cmd = group_command(app, spec.group).add_subcommand(std::string(spec.name), std::string(spec.help));
+    runners[cmd] = spec.define(*cmd);
+  }
+  return runners;
+}
+
+void add_global_options(CLI::App& app, relayctl::GlobalOptions& g) {
+  app.add_option("--server,-s", g.server, "relayd's control address: HOST:PORT, [IPv6]:PORT or unix:/path")
+      ->envname("RELAYCTL_SERVER")
+      ->capture_default_str();
+  app.add_option("--timeout,-t", g.timeout, "deadline of each call (500ms, 2s, 1m; plain number: seconds)")
+      ->check(CLI::Validator([](std::string& s) { return relayctl::duration_error(s); }, "DUR"))
+      ->capture_default_str();
+  app.add_flag("--json", g.json, "print the API's messages as JSON (one object per line)");
+}
+
+int run(const std::map<const CLI::App*, Runner>& runners, relayctl::GlobalOptions globals) {
+  relayctl::Session session(std::move(globals), std::cout);
+  for (const auto& [cmd, runner] : runners) {
+    if (cmd->parsed()) return runner(session);
+  }
+  return relayctl::kExitUsage;  // unreachable: the CLI requires a command
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("relayctl: control a running relayd", "relayctl");
+  app.fallthrough();  // global options may follow the command: `relayctl dest ls --json`
+  app.require_subcommand(1);
+  app.footer(relayctl::kExitCodesHelp);
+  relayctl::GlobalOptions globals;
+  add_global_options(app, globals);
+  const auto runners = add_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a "parse error" with exit code 0; every real one is a usage error.
+    return app.exit(e) == 0 ? relayctl::kExitOk : relayctl::kExitUsage;
+  }
+  try {
+    return run(runners, std::move(globals));
+  } catch (const relayctl::CommandError& e) {
+    std::cerr << "relayctl: " << e.what() << '\n';
+    return e.code();
+  }
+}
