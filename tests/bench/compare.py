@@ -290,9 +290,9 @@ def trial(bins, setup, size, rate, seconds, seed, max_drain=10):
         "pass": min(received) >= LOSS_FREE * sent,
         "delivered_rate": min(received) / max(g["seconds"], 1e-9),
         "cpu_us_per_msg": 1e6 * cpu / max(max(received), 1),
-        "lat_p50_us": max((r.get("lat_p50_us", 0) for r in results), default=0),
-        "lat_p99_us": max((r.get("lat_p99_us", 0) for r in results), default=0),
-        "lat_p999_us": max((r.get("lat_p999_us", 0) for r in results), default=0),
+        "lat_p50_us": max((r["lat_p50_us"] for r in results if "lat_p50_us" in r), default=None),
+        "lat_p99_us": max((r["lat_p99_us"] for r in results if "lat_p99_us" in r), default=None),
+        "lat_p999_us": max((r["lat_p999_us"] for r in results if "lat_p999_us" in r), default=None),
         "gaps": sum(r.get("gaps", 0) for r in results), "reordered": sum(r.get("reordered", 0) for r in results),
     }
 
@@ -538,7 +538,7 @@ def fmt_rate(v, limited=False):
 
 
 def fmt_lat(at):
-    if not at:
+    if not at or at["lat_p50_us"] is None:
         return "-"
     return f"{at['lat_p50_us']:.0f}/{at['lat_p99_us']:.0f}/{at['lat_p999_us']:.0f}"
 
