@@ -139,10 +139,22 @@ void ClientThread::apply(const std::shared_ptr<Command>& cmd) {
   }
 }
 
+namespace {
+
+// Destinations are unique by host and port: a second connection to the same peer, even with
+// another framing, is almost certainly a mistake.
+std::string peer_of(const Endpoint& ep) {
+  Endpoint plain = ep;
+  plain.framing = Framing::lp32le;
+  return plain.str();
+}
+
+}  // namespace
+
 void ClientThread::apply_add(Command& cmd) {
   const std::string address = cmd.dest->endpoint.str();
   for (const auto& d : destinations_) {
-    if (d->shared()->endpoint.str() == address)
+    if (peer_of(d->shared()->endpoint) == peer_of(cmd.dest->endpoint))
       throw ApiError(ApiCode::already_exists,
                      "destination " + address + " already exists (id " + std::to_string(d->shared()->id) + ")", "address");
   }

@@ -24,7 +24,7 @@ namespace relay {
 struct IngestConfig {
   std::uint32_t max_message = 65507;       // --max-message-size (bytes of payload)
   int rcvbuf = 32 << 20;                   // --rcvbuf: requested SO_RCVBUF (bytes)
-  unsigned batch = 64;                     // datagrams per recvmmsg
+  unsigned batch = 256;                    // datagrams per recvmmsg
 };
 
 // What the outside world may read about one listener.
