@@ -155,6 +155,15 @@ class ControlApiTest(unittest.TestCase):
     def setUpClass(cls):
         cls.udp_port = free_port(socket.SOCK_DGRAM)
         cls.relayd = RelaydProcess(cls.udp_port, free_port(socket.SOCK_STREAM))
+        # Connect only once relayd says it is ready: a channel whose first attempts are refused
+        # backs off for seconds (gRPC's reconnect backoff), which on a loaded machine outlasts
+        # the wait below.
+        try:
+            wait_for(lambda: "relayd ready" in cls.relayd.output(), "relayd to log that it is ready", timeout=3 * TIMEOUT)
+        except AssertionError:
+            cls.relayd.stop()
+            sys.stderr.write("---- relayd output ----\n" + cls.relayd.output())
+            raise
         cls.channel = grpc.insecure_channel(cls.relayd.control)
         cls.stub = pb_grpc.RelayControlStub(cls.channel)
         cls.health = health_grpc.HealthStub(cls.channel)
