@@ -23,6 +23,7 @@ struct RawOptions {
   std::vector<std::string> destinations;
   std::size_t max_queue_bytes = 256 * kMiB;
   std::size_t rcvbuf = 32 * kMiB;
+  int coalesce_us = 0;
 };
 
 // CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
@@ -47,6 +48,11 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")->check(CLI::Range(1U, 1024U))->capture_default_str();
+  app.add_option("--coalesce-us", raw.coalesce_us,
+                 "Microseconds the server and client threads let work accumulate between polls when busy "
+                 "(fewer syscalls per message, at most this much added latency); 0 polls at once")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
   app.add_option("--stats-interval", cfg.background.stats_interval, "Seconds between statistics log lines; 0 turns them off")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -89,6 +95,8 @@ void resolve(const RawOptions& raw, Config& cfg) {
   if (raw.rcvbuf > (std::size_t{1} << 30)) throw EndpointError("--rcvbuf must be at most 1GiB");
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
   if (cfg.control == "none") cfg.control.clear();
+  cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
+  cfg.client.coalesce_seconds = raw.coalesce_us / 1e6;
 }
 
 }  // namespace

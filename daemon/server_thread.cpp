@@ -44,6 +44,9 @@ ServerThread::ServerThread(Queue& queue, const std::vector<Endpoint>& listen, In
       on_published_(on_published ? std::move(on_published) : [] {}),
       impl_(std::make_unique<Impl>()) {
   loop_ = new_loop();
+  // Sleep this long between polls when busy, so each recvmmsg finds more datagrams: fewer
+  // epoll_wait/recvmmsg calls per message for at most this much added latency.
+  ev_set_io_collect_interval(loop_, cfg_.coalesce_seconds);
   try {
     for (const Endpoint& ep : listen) {
       listeners_.push_back(make_listener(ep, queue_, cfg_, on_published_));

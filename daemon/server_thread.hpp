@@ -25,6 +25,7 @@ struct IngestConfig {
   std::uint32_t max_message = 65507;       // --max-message-size (bytes of payload)
   int rcvbuf = 32 << 20;                   // --rcvbuf: requested SO_RCVBUF (bytes)
   unsigned batch = 256;                    // datagrams per recvmmsg
+  double coalesce_seconds = 0;             // --coalesce-us: libev io collect interval
 };
 
 // What the outside world may read about one listener.
