@@ -65,7 +65,7 @@ void ClientThread::on_wake(struct ev_loop*, ev_async* w, int) {
   auto* self = static_cast<ClientThread*>(w->data);
   self->run_commands();
   for (auto& d : self->destinations_) d->on_data();
-  if (!self->draining_.empty()) self->check_drains(false);
+  if (!self->draining_.empty()) self->check_drains();
 }
 
 void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
@@ -75,7 +75,7 @@ void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
     d->on_data();  // applies a raised floor even for destinations with nothing to write
     d->refresh_gauges(now);
   }
-  self->check_drains(false);
+  self->check_drains();
 }
 
 // ---------------------------------------------------------------- control calls (any thread)
@@ -100,12 +100,27 @@ DestinationSnapshot ClientThread::submit(std::shared_ptr<Command> cmd, Deadline 
   auto result = cmd->done.get_future();
   mailbox_.push(cmd);
   wake();
-  if (result.wait_until(deadline) == std::future_status::ready) return result.get();
+  // Sliced wait, so release_callers() can end it early when relayd shuts down.
+  constexpr auto kSlice = std::chrono::milliseconds(50);
+  // acquire: pairs with release_callers(); nothing else is published through it.
+  while (!closing_.load(std::memory_order_acquire)) {
+    const auto until = std::min(deadline, std::chrono::steady_clock::now() + kSlice);
+    if (result.wait_until(until) == std::future_status::ready) return result.get();
+    if (until == deadline) break;
+  }
+  const bool closing = closing_.load(std::memory_order_acquire);  // acquire: as above
+  const ApiCode code = closing ? ApiCode::unavailable : ApiCode::deadline_exceeded;
+  const std::string why = closing ? "relayd is shutting down" : "the deadline passed";
   int pending = 0;
   // acq_rel: either we abandon it before the client thread claims it, or we see its claim.
   if (cmd->claim.compare_exchange_strong(pending, 2, std::memory_order_acq_rel))
-    throw ApiError(ApiCode::deadline_exceeded, "the client thread did not apply the change before the deadline; nothing changed");
-  throw ApiError(ApiCode::deadline_exceeded, "deadline passed while the change was being applied; it completes in the background");
+    throw ApiError(code, why + " before the client thread applied the change; nothing changed");
+  throw ApiError(code, why + " while the change was being applied; it completes in the background");
+}
+
+void ClientThread::release_callers() noexcept {
+  // release: waiters that see it stop waiting; no other data rides on it.
+  closing_.store(true, std::memory_order_release);
 }
 
 std::vector<DestinationSnapshot> ClientThread::snapshot() const {
@@ -180,26 +195,38 @@ void ClientThread::apply_remove(const std::shared_ptr<Command>& cmd) {
   for (const auto& d : draining_) {
     if (d.id == id && d.cmd) throw ApiError(ApiCode::not_found, "destination " + std::to_string(id) + " is already being removed", "id");
   }
-  const double timeout = cmd->removal.drain ? static_cast<double>(cmd->removal.drain_timeout.count()) / 1000.0 : 0.0;
-  draining_.push_back(Draining{id, queue_.tail(), ev_now(loop_) + timeout, cmd});
-  if (cmd->removal.drain) {
-    dest->begin_drain();
-    dest->on_data();
+  Draining entry{id, queue_.tail(), ev_now(loop_), cmd};
+  if (!cmd->removal.drain) {
+    // At once: only this destination; other drains in progress keep their own deadlines.
+    std::erase_if(draining_, [&](const Draining& d) { return d.id == id; });
+    return finish_removal(entry, dest, Finish::immediate);
   }
-  check_drains(!cmd->removal.drain);
+  entry.deadline += static_cast<double>(cmd->removal.drain_timeout.count()) / 1000.0;
+  draining_.push_back(entry);
+  dest->begin_drain();
+  dest->on_data();
+  check_drains();
 }
 
-// Shutdown: every destination drains to the final tail, bounded by the timeout; then the loop ends.
+// Shutdown: every destination drains to the final tail, bounded by the timeout; then the loop
+// ends. A destination already draining for a removal keeps its entry (and its caller), with the
+// earlier of the two deadlines.
 void ClientThread::apply_shutdown(Command& cmd) {
   shutting_down_ = true;
   const std::uint64_t tail = queue_.tail();
   const ev_tstamp deadline = ev_now(loop_) + static_cast<double>(cmd.drain_timeout.count()) / 1000.0;
   for (auto& d : destinations_) {
     d->begin_drain();
-    draining_.push_back(Draining{d->shared()->id, tail, deadline, nullptr});
+    const auto it = std::find_if(draining_.begin(), draining_.end(), [&](const Draining& e) { return e.id == d->shared()->id; });
+    if (it != draining_.end()) {
+      it->deadline = std::min(it->deadline, deadline);
+      it->target = std::max(it->target, tail);
+    } else {
+      draining_.push_back(Draining{d->shared()->id, tail, deadline, nullptr});
+    }
   }
   cmd.done.set_value({});
-  check_drains(false);
+  check_drains();
 }
 
 Destination* ClientThread::find(std::uint64_t id) const {
@@ -209,31 +236,32 @@ Destination* ClientThread::find(std::uint64_t id) const {
   return nullptr;
 }
 
-// Finishes every drain that reached its target or its deadline (or all of them when forced).
-void ClientThread::check_drains(bool force) {
+// Finishes every drain that reached its target or its deadline.
+void ClientThread::check_drains() {
   const ev_tstamp now = ev_now(loop_);
   for (std::size_t i = 0; i < draining_.size();) {
     Draining& d = draining_[i];
     Destination* dest = find(d.id);
     const bool done = dest == nullptr || dest->reached(d.target);
-    if (!done && !force && now < d.deadline) {
+    if (!done && now < d.deadline) {
       ++i;
       continue;
     }
-    finish_removal(d, dest, !done);
+    finish_removal(d, dest, done ? Finish::drained : Finish::timed_out);
     draining_.erase(draining_.begin() + static_cast<std::ptrdiff_t>(i));
   }
   if (shutting_down_ && draining_.empty()) ev_break(loop_, EVBREAK_ALL);
 }
 
-void ClientThread::finish_removal(Draining& d, Destination* dest, bool timed_out) {
+void ClientThread::finish_removal(const Draining& d, Destination* dest, Finish how) {
   if (dest == nullptr) return;
   const std::uint64_t left = dest->pending();
   dest->shared()->counters.dropped_removed.add(left);
   dest->refresh_gauges(steady_ns());
   const DestinationSnapshot last = snapshot_of(*dest->shared(), queue_.tail(), steady_ns());
-  if (left > 0 || timed_out)
-    spdlog::warn("destination {} removed with {} messages unsent{}", last.address, left, timed_out ? " (drain timed out)" : "");
+  if (left > 0 || how == Finish::timed_out)
+    spdlog::warn("destination {} removed with {} messages unsent{}", last.address, left,
+                 how == Finish::timed_out ? " (drain timed out)" : how == Finish::immediate ? " (removed at once)" : "");
   else
     spdlog::info("destination {} removed, everything queued for it was written", last.address);
   if (shutting_down_) {

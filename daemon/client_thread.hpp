@@ -45,6 +45,10 @@ class ClientThread {
   DestinationSnapshot add(Endpoint endpoint, StartAt start, Deadline deadline);
   DestinationSnapshot remove(const RemoveDestinationRequest& req, Deadline deadline);
 
+  // Any thread: callers blocked in add()/remove() return UNAVAILABLE now (relayd is stopping);
+  // what they asked for still completes, bounded by the shutdown drain.
+  void release_callers() noexcept;
+
   // Any thread: the destinations as they are now.
   std::vector<DestinationSnapshot> snapshot() const;
 
@@ -65,8 +69,9 @@ class ClientThread {
   void apply_remove(const std::shared_ptr<Command>& cmd);
   void apply_shutdown(Command& cmd);
   Destination* find(std::uint64_t id) const;
-  void check_drains(bool force);
-  void finish_removal(Draining& d, Destination* dest, bool timed_out);
+  enum class Finish { drained, timed_out, immediate };
+  void check_drains();
+  void finish_removal(const Draining& d, Destination* dest, Finish how);
   void publish_registry();
 
   Queue& queue_;
@@ -81,6 +86,7 @@ class ClientThread {
   // Destinations removed by the shutdown drain stay visible so the final stats report them.
   std::vector<std::shared_ptr<DestinationShared>> keep_for_report_;
   std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<bool> closing_{false};
 
   mutable std::mutex registry_mutex_;  // control path only, see header comment
   std::vector<std::shared_ptr<DestinationShared>> registry_;

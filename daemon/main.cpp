@@ -39,6 +39,7 @@ int run(const relay::Config& cfg) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  relay.release_control_callers();
   if (control) control->shutdown();
   relay.shutdown();
   return 0;

@@ -26,6 +26,9 @@ class Relay final : public RelayApi {
 
   // Starts the threads and adds the command line's destinations.
   void start();
+  // Control calls still waiting (e.g. a draining removal) return UNAVAILABLE at once, so the
+  // control server can stop without waiting for them.
+  void release_control_callers() noexcept { client_.release_callers(); }
   // Stops receiving, gives destinations up to the drain timeout, stops every thread.
   void shutdown();
   void log_stats();
