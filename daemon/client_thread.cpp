@@ -10,6 +10,7 @@ namespace relay {
 namespace {
 
 constexpr double kTickSeconds = 0.1;  // gauges refresh and drain checks
+constexpr double kFinishMessageSeconds = 1.0;  // an immediate removal may finish a half-sent message
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -34,6 +35,7 @@ struct ClientThread::Draining {
   std::uint64_t target = 0;  // drained once the cursor reaches it
   ev_tstamp deadline = 0;
   std::shared_ptr<Command> cmd;  // null for shutdown drains
+  bool immediate = false;        // an immediate removal finishing a half-sent message
 };
 
 ClientThread::ClientThread(Queue& queue, ClientConfig cfg)
@@ -199,7 +201,14 @@ void ClientThread::apply_remove(const std::shared_ptr<Command>& cmd) {
   if (!cmd->removal.drain) {
     // At once: only this destination; other drains in progress keep their own deadlines.
     std::erase_if(draining_, [&](const Draining& d) { return d.id == id; });
-    return finish_removal(entry, dest, Finish::immediate);
+    if (!dest->mid_message()) return finish_removal(entry, dest, Finish::immediate);
+    // Half a frame is on the wire: finish that one message (for at most a second) so the peer
+    // never sees a cut frame, then remove.
+    entry.target = dest->message_in_progress_end();
+    entry.deadline += kFinishMessageSeconds;
+    entry.immediate = true;
+    draining_.push_back(entry);
+    return check_drains();
   }
   entry.deadline += static_cast<double>(cmd->removal.drain_timeout.count()) / 1000.0;
   draining_.push_back(entry);
@@ -247,7 +256,7 @@ void ClientThread::check_drains() {
       ++i;
       continue;
     }
-    finish_removal(d, dest, done ? Finish::drained : Finish::timed_out);
+    finish_removal(d, dest, d.immediate ? Finish::immediate : done ? Finish::drained : Finish::timed_out);
     draining_.erase(draining_.begin() + static_cast<std::ptrdiff_t>(i));
   }
   if (shutting_down_ && draining_.empty()) ev_break(loop_, EVBREAK_ALL);

@@ -63,6 +63,9 @@ class Destination {
   void on_data();               // new messages were published, or the floor moved
   void begin_drain();           // stop reconnecting once the queue for it is empty
   bool reached(std::uint64_t target) const;  // every message before `target` fully written
+  bool mid_message() const noexcept { return partial_ > 0 || !carry_.empty(); }
+  // The drain target that completes the half-written message (see mid_message()).
+  std::uint64_t message_in_progress_end() const noexcept { return cursor_.id() + (partial_ > 0 ? 1 : 0); }
   std::uint64_t pending() const;  // messages queued for it
   void refresh_gauges(std::int64_t now_ns);
   const std::shared_ptr<DestinationShared>& shared() const noexcept { return shared_; }
