@@ -1,91 +1,22 @@
 #include "relayd_process.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <system_error>
 
 #include "timeouts.hpp"
 
-extern char** environ;
-
 namespace relay::test {
 namespace {
-
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-};
-
-// Close-on-exec on both ends: the child gets its copy through dup2 (which clears the flag), and
-// no other child (another relayd, a sink) inherits it and holds the pipe open past our child.
-Pipe make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
-  const std::string path = relayd_path();
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(path.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn " + path);
-  return pid;
-}
-
-int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 std::string join(const std::vector<std::string>& args) {
   std::string s;
   for (const auto& a : args) s.append(" ").append(a);
   return s;
-}
-
-// Reads both pipes until EOF on both or the deadline; returns false on timeout.
-bool drain_pipes(int out_fd, int err_fd, std::string& out, std::string& err, Clock::time_point deadline) {
-  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-  std::string* sinks[2] = {&out, &err};
-  int open = 2;
-  while (open > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    if (::poll(fds, 2, static_cast<int>(left)) < 0 && errno != EINTR) return false;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) sinks[i]->append(buf, static_cast<std::size_t>(n));
-      else if (n == 0 || errno != EINTR) {
-        fds[i].fd = -1;
-        --open;
-      }
-    }
-  }
-  return true;
 }
 
 }  // namespace
@@ -97,7 +28,7 @@ std::string relayd_path() {
 
 RelaydProcess::RelaydProcess(std::vector<std::string> args) {
   Pipe p = make_pipe();
-  pid_ = spawn(args, p.write_end.get(), p.write_end.get());
+  pid_ = spawn_program(relayd_path(), args, p.write_end.get(), p.write_end.get());
   p.write_end.reset();  // only the child holds the write end now: EOF means it is gone
   const bool verbose = std::getenv("RELAY_TEST_VERBOSE") != nullptr;
   if (verbose) std::fprintf(stderr, "[relayd %d]%s\n", static_cast<int>(pid_), join(args).c_str());
@@ -176,18 +107,7 @@ int RelaydProcess::wait_exit(std::chrono::milliseconds timeout) {
 }
 
 RunResult RelaydProcess::run_to_completion(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-  Pipe out = make_pipe();
-  Pipe err = make_pipe();
-  const pid_t pid = spawn(args, out.write_end.get(), err.write_end.get());
-  out.write_end.reset();
-  err.write_end.reset();
-  RunResult r;
-  r.timed_out = !drain_pipes(out.read_end.get(), err.read_end.get(), r.out, r.err, Clock::now() + scaled(timeout));
-  if (r.timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = decode_status(status);
-  return r;
+  return run_program(relayd_path(), args, timeout);
 }
 
 }  // namespace relay::test

@@ -15,19 +15,13 @@
 #include <vector>
 
 #include "log_capture.hpp"
+#include "subprocess.hpp"
 #include "relay_stats.hpp"
 
 namespace relay::test {
 
 // The relayd binary under test (the build's, unless RELAYD env var names another).
 std::string relayd_path();
-
-struct RunResult {
-  int exit_code = -1;  // 128+signal when killed by a signal
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-};
 
 class RelaydProcess {
  public:
