@@ -21,6 +21,7 @@ std::size_t segment_size_for(std::uint32_t max_message) {
 struct RawOptions {
   std::string listen = kDefaultListen;
   std::vector<std::string> destinations;
+  std::vector<std::string> extra_listeners;
   std::size_t max_queue_bytes = 256 * kMiB;
   std::size_t rcvbuf = 32 * kMiB;
   int coalesce_us = 0;
@@ -34,6 +35,8 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("LISTEN", raw.listen, "Where messages come in: udp@HOST:PORT or tcp@HOST:PORT (lp32le frames)")
       ->capture_default_str();
   app.add_option("DEST", raw.destinations, "Destinations: tcp@HOST:PORT[?framing=lp32le|lp32be|line|raw]");
+  app.add_option("--listen", raw.extra_listeners, "Another listener besides LISTEN (repeatable), e.g. --listen udp@[::1]:2008")
+      ->allow_extra_args(false);  // one address per --listen: later words stay LISTEN and DEST
   app.add_option("--max-queue-bytes", raw.max_queue_bytes,
                  "Queue memory budget (e.g. 256MiB, 1GiB); destinations that fall further behind skip ahead")
       ->check(kNotNegative)
@@ -79,6 +82,7 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
 
 void resolve(const RawOptions& raw, Config& cfg) {
   cfg.listen.push_back(parse_endpoint(raw.listen, false));
+  for (const auto& l : raw.extra_listeners) cfg.listen.push_back(parse_endpoint(l, false));
   for (const auto& d : raw.destinations) {
     Endpoint ep = parse_endpoint(d, true);
     if (ep.transport != Transport::tcp) throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT", d));
