@@ -19,7 +19,7 @@ namespace relay {
 
 struct BackgroundConfig {
   double reclaim_interval = 0.02;  // s
-  double stats_interval = 0;       // --stats-interval (s), 0 = off
+  double stats_interval = 60;      // --stats-interval (s), 0 = off
 };
 
 class BackgroundThread {

@@ -27,14 +27,16 @@ sigset_t shutdown_signals() {
 int run(const relay::Config& cfg) {
   const sigset_t signals = shutdown_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  relay::Relay relay(cfg);
-  relay.start();
-  // Started after the signal mask is set, so gRPC's threads inherit it too.
+  relay::Relay relay(cfg);  // binds the listeners: a taken port fails here, before any thread runs
+  // Bound before the relay's threads start, so a taken control port also fails fast; started
+  // after the signal mask is set, so gRPC's threads inherit it. Calls that arrive before
+  // relay.start() simply wait in the client thread's mailbox.
   std::unique_ptr<relay::ControlServer> control;
   if (!cfg.control.empty()) {
     control = std::make_unique<relay::ControlServer>(relay, cfg.control);
     control->start();
   }
+  relay.start();
   spdlog::info("relayd ready");
   int sig = 0;
   sigwait(&signals, &sig);
