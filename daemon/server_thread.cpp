@@ -41,8 +41,9 @@ ServerThread::ServerThread(Queue& queue, const std::vector<Endpoint>& listen, In
                            std::function<void()> on_published)
     : queue_(queue),
       cfg_(cfg),
-      on_published_(on_published ? std::move(on_published) : [] {}),
+      on_published_(std::move(on_published)),
       impl_(std::make_unique<Impl>()) {
+  if (!on_published_) on_published_ = [] {};
   loop_ = new_loop();
   // Sleep this long between polls when busy, so each recvmmsg finds more datagrams: fewer
   // epoll_wait/recvmmsg calls per message for at most this much added latency.
