@@ -72,10 +72,9 @@ void ClientThread::on_wake(struct ev_loop*, ev_async* w, int) {
 
 void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
   auto* self = static_cast<ClientThread*>(w->data);
-  const std::int64_t now = steady_ns();
   for (auto& d : self->destinations_) {
     d->on_data();  // applies a raised floor even for destinations with nothing to write
-    d->refresh_gauges(now);
+    d->refresh_gauges();
   }
   self->check_drains();
 }
@@ -266,7 +265,7 @@ void ClientThread::finish_removal(const Draining& d, Destination* dest, Finish h
   if (dest == nullptr) return;
   const std::uint64_t left = dest->pending();
   dest->shared()->counters.dropped_removed.add(left);
-  dest->refresh_gauges(steady_ns());
+  dest->refresh_gauges();
   const DestinationSnapshot last = snapshot_of(*dest->shared(), queue_.tail(), steady_ns());
   if (left > 0 || how == Finish::timed_out)
     spdlog::warn("destination {} removed with {} messages unsent{}", last.address, left,

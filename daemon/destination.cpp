@@ -293,7 +293,7 @@ bool Destination::reached(std::uint64_t target) const {
 
 std::uint64_t Destination::pending() const { return cursor_.lag(); }
 
-void Destination::refresh_gauges(std::int64_t) {
+void Destination::refresh_gauges() {
   shared_->cursor.set(cursor_.id());
   shared_->pending_since_ns.set(cursor_.pending_since_ns());
 }

@@ -67,7 +67,7 @@ class Destination {
   // The drain target that completes the half-written message (see mid_message()).
   std::uint64_t message_in_progress_end() const noexcept { return cursor_.id() + (partial_ > 0 ? 1 : 0); }
   std::uint64_t pending() const;  // messages queued for it
-  void refresh_gauges(std::int64_t now_ns);
+  void refresh_gauges();
   const std::shared_ptr<DestinationShared>& shared() const noexcept { return shared_; }
 
  private:
