@@ -171,6 +171,7 @@ ReclaimResult Queue::reclaim() {
   head_id_.store(head->first_id, std::memory_order_seq_cst);
   const std::uint64_t k2 = min_cursor(none);
   const std::size_t before = segments_in_use();
+  pool_.plan_pass();
   free_segments(std::min(k1, k2));
   r.segments_freed = before - segments_in_use();
   r.reclaim_point = r1;

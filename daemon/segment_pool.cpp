@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <new>
 
@@ -42,12 +43,24 @@ Segment* SegmentPool::take() {
   return all_.back().get();
 }
 
+// Keeps twice what the producer took since the last pass (recycled or new), so a steady stream
+// always finds warm segments; when the stream slows the spare shrinks by one segment per pass
+// (50 per second at the 20 ms reclaim interval). At most a quarter of the budget stays warm.
+void SegmentPool::plan_pass() {
+  // relaxed (both): counts only; a stale value just sizes this pass's spare a little smaller.
+  const std::size_t taken = head_.load(std::memory_order_relaxed) + allocated_.load(std::memory_order_relaxed);
+  const std::size_t wanted = 2 * (taken - taken_at_last_pass_);
+  taken_at_last_pass_ = taken;
+  const std::size_t cap = std::max(kMinWarmSpare, max_segments_ / 4);
+  warm_ = std::clamp(std::max(wanted, warm_ - 1), kMinWarmSpare, cap);
+}
+
 void SegmentPool::give(Segment* seg) {
   // relaxed: only this thread writes tail_.
   const std::size_t tail = tail_.load(std::memory_order_relaxed);
   // acquire pairs with take()'s release of head_: the slot we overwrite has been read.
   const std::size_t head = head_.load(std::memory_order_acquire);
-  if (tail - head >= kWarmSpare) madvise(seg->data, seg->capacity, MADV_DONTNEED);
+  if (tail - head >= warm_) madvise(seg->data, seg->capacity, MADV_DONTNEED);
   ring_[tail & mask_] = seg;  // never full: at most max_segments_ segments exist
   // release: the producer that sees the new tail sees the slot's content.
   tail_.store(tail + 1, std::memory_order_release);
