@@ -1,4 +1,5 @@
 #include "background_thread.hpp"
+#include "thread_name.hpp"
 
 #include <stdexcept>
 
@@ -31,7 +32,10 @@ BackgroundThread::~BackgroundThread() {
 }
 
 void BackgroundThread::start() {
-  thread_ = std::thread([this] { ev_run(loop_, 0); });
+  thread_ = std::thread([this] {
+    name_this_thread("relayd-bg");
+    ev_run(loop_, 0);
+  });
 }
 
 void BackgroundThread::stop() {

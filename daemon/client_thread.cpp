@@ -1,4 +1,5 @@
 #include "client_thread.hpp"
+#include "thread_name.hpp"
 
 #include <algorithm>
 #include <future>
@@ -41,8 +42,6 @@ struct ClientThread::Draining {
 ClientThread::ClientThread(Queue& queue, ClientConfig cfg)
     : queue_(queue), cfg_(cfg), loop_(ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)) {
   if (loop_ == nullptr) throw std::runtime_error("cannot create the client thread's event loop");
-  // Lets more messages accumulate per wake-up under load: bigger writes, fewer syscalls.
-  ev_set_io_collect_interval(loop_, cfg_.coalesce_seconds);
   ev_async_init(&wake_, &ClientThread::on_wake);
   wake_.data = this;
   ev_async_start(loop_, &wake_);
@@ -58,7 +57,10 @@ ClientThread::~ClientThread() {
 }
 
 void ClientThread::start() {
-  thread_ = std::thread([this] { ev_run(loop_, 0); });
+  thread_ = std::thread([this] {
+    name_this_thread("relayd-client");
+    ev_run(loop_, 0);
+  });
 }
 
 void ClientThread::wake() noexcept { ev_async_send(loop_, &wake_); }

@@ -28,7 +28,6 @@ namespace relay {
 struct ClientConfig {
   DestinationConfig destination;
   std::size_t max_destinations = 64;  // --max-destinations
-  double coalesce_seconds = 0;        // --coalesce-us: libev io collect interval
 };
 
 class ClientThread {

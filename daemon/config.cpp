@@ -24,7 +24,7 @@ struct RawOptions {
   std::vector<std::string> extra_listeners;
   std::size_t max_queue_bytes = 256 * kMiB;
   std::size_t rcvbuf = 32 * kMiB;
-  int coalesce_us = 0;
+  int coalesce_us = 500;
 };
 
 // CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
@@ -52,8 +52,9 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
       ->capture_default_str();
   app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")->check(CLI::Range(1U, 1024U))->capture_default_str();
   app.add_option("--coalesce-us", raw.coalesce_us,
-                 "Microseconds the server and client threads let work accumulate between polls when busy "
-                 "(fewer syscalls per message, at most this much added latency); 0 polls at once")
+                 "Under heavy traffic (a wait would collect 64+ messages), microseconds the server thread lets "
+                 "datagrams accumulate between polls: less CPU per message for at most this much added latency; "
+                 "0 polls at once")
       ->check(CLI::Range(0, 10000))
       ->capture_default_str();
   app.add_option("--stats-interval", cfg.background.stats_interval, "Seconds between statistics log lines; 0 turns them off")
@@ -100,7 +101,6 @@ void resolve(const RawOptions& raw, Config& cfg) {
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
   if (cfg.control == "none") cfg.control.clear();
   cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
-  cfg.client.coalesce_seconds = raw.coalesce_us / 1e6;
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 #include "server_thread.hpp"
+#include "thread_name.hpp"
 
 #include <ev.h>
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <stdexcept>
 
+#include "ingest_pacer.hpp"
 #include "listener.hpp"
 #include "tcp_listener.hpp"
 #include "udp_listener.hpp"
@@ -14,6 +18,8 @@ namespace relay {
 // The loop-side state the header does not need to show.
 struct ServerThread::Impl {
   ev_async wake{};  // stop(): the only thread-safe way into a running libev loop
+  ev_prepare pace{};  // before each poll: how long to let datagrams accumulate
+  std::unique_ptr<IngestPacer> pacer;
   bool stopped = false;
 };
 
@@ -35,6 +41,16 @@ std::unique_ptr<Listener> make_listener(const Endpoint& ep, Queue& queue, const 
 
 void on_wake(struct ev_loop* loop, ev_async*, int) { ev_break(loop, EVBREAK_ALL); }
 
+// The smallest receive buffer the kernel granted a UDP listener (0: none).
+std::uint64_t smallest_rcvbuf(const std::vector<ListenerInfo>& listeners) {
+  std::uint64_t smallest = 0;
+  for (const ListenerInfo& l : listeners) {
+    const auto granted = static_cast<std::uint64_t>(std::max(0, l.rcvbuf_granted));
+    if (granted > 0 && (smallest == 0 || granted < smallest)) smallest = granted;
+  }
+  return smallest;
+}
+
 }  // namespace
 
 ServerThread::ServerThread(Queue& queue, const std::vector<Endpoint>& listen, IngestConfig cfg,
@@ -45,9 +61,6 @@ ServerThread::ServerThread(Queue& queue, const std::vector<Endpoint>& listen, In
       impl_(std::make_unique<Impl>()) {
   if (!on_published_) on_published_ = [] {};
   loop_ = new_loop();
-  // Sleep this long between polls when busy, so each recvmmsg finds more datagrams: fewer
-  // epoll_wait/recvmmsg calls per message for at most this much added latency.
-  ev_set_io_collect_interval(loop_, cfg_.coalesce_seconds);
   try {
     for (const Endpoint& ep : listen) {
       listeners_.push_back(make_listener(ep, queue_, cfg_, on_published_));
@@ -70,12 +83,30 @@ void ServerThread::start() {
   if (thread_.joinable() || impl_->stopped) return;
   ev_async_init(&impl_->wake, &on_wake);
   ev_async_start(loop_, &impl_->wake);
+  impl_->pacer = std::make_unique<IngestPacer>(cfg_.coalesce_seconds, smallest_rcvbuf(listeners()));
+  ev_prepare_init(&impl_->pace, &ServerThread::on_prepare);
+  impl_->pace.data = this;
+  ev_prepare_start(loop_, &impl_->pace);
   for (auto& l : listeners_) l->start(loop_);
   // Everything above happens-before the thread's first instruction (std::thread's guarantee).
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("relayd-server");
+    run();
+  });
 }
 
 void ServerThread::run() { ev_run(loop_, 0); }
+
+// libev sleeps the collect interval before polling only when the previous poll was less than
+// that long ago, i.e. only while busy; the pacer sets it to 0 whenever traffic is light.
+void ServerThread::on_prepare(struct ev_loop* loop, ev_prepare* w, int) {
+  auto* self = static_cast<ServerThread*>(w->data);
+  IngestPacer& pacer = *self->impl_->pacer;
+  const double now = ev_now(loop);
+  if (!pacer.due(now)) return;
+  const ListenerValues sum = self->totals();
+  ev_set_io_collect_interval(loop, pacer.update(now, {sum.received_messages, sum.received_bytes, sum.kernel_drops}));
+}
 
 // Call from the thread that owns the ServerThread. After join() this thread is the producer:
 // the join orders the server thread's last append before the final publish here.
@@ -86,6 +117,7 @@ void ServerThread::stop() {
     ev_async_send(loop_, &impl_->wake);
     thread_.join();
     ev_async_stop(loop_, &impl_->wake);
+    ev_prepare_stop(loop_, &impl_->pace);
   }
   for (auto& l : listeners_) l->stop();
   queue_.publish();

@@ -18,6 +18,7 @@
 #include "stats.hpp"
 
 struct ev_loop;
+struct ev_prepare;
 
 namespace relay {
 
@@ -25,7 +26,7 @@ struct IngestConfig {
   std::uint32_t max_message = 65507;       // --max-message-size (bytes of payload)
   int rcvbuf = 32 << 20;                   // --rcvbuf: requested SO_RCVBUF (bytes)
   unsigned batch = 256;                    // datagrams per recvmmsg
-  double coalesce_seconds = 0;             // --coalesce-us: libev io collect interval
+  double coalesce_seconds = 0;             // --coalesce-us: longest wait between polls when busy (ingest_pacer)
 };
 
 // What the outside world may read about one listener.
@@ -54,6 +55,7 @@ class ServerThread {
 
  private:
   void run();
+  static void on_prepare(struct ev_loop* loop, struct ev_prepare* w, int revents);
 
   Queue& queue_;
   IngestConfig cfg_;
