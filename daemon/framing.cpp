@@ -1,5 +1,7 @@
 #include "framing.hpp"
 
+#include <cstring>
+
 namespace relay {
 
 namespace {
@@ -24,45 +26,65 @@ std::size_t framed_size(Framing f, const MessageView& m) noexcept {
   return m.size;
 }
 
-// Appends a piece, merging it into the previous iovec when contiguous in memory.
-bool FrameBatch::add(const void* base, std::size_t len) {
-  if (len == 0) return true;
+// Appends a piece, merging it into the previous iovec when contiguous in memory. The caller
+// has checked that an iovec is free.
+void FrameBatch::add(const void* base, std::size_t len) {
+  if (len == 0) return;
+  bytes_ += len;
   if (count_ > 0) {
     iovec& last = iov_[count_ - 1];
     if (static_cast<const char*>(last.iov_base) + last.iov_len == base) {
       last.iov_len += len;
-      bytes_ += len;
-      return true;
+      return;
     }
   }
-  if (count_ == kMaxIov) return false;
   iov_[count_++] = iovec{const_cast<void*>(base), len};
-  bytes_ += len;
+}
+
+// Copies a piece into the staging buffer (the caller has checked the room); consecutive staged
+// pieces merge into one iovec.
+void FrameBatch::stage(const void* base, std::size_t len) {
+  std::byte* at = stage_.data() + staged_;
+  std::memcpy(at, base, len);
+  staged_ += len;
+  add(at, len);
+}
+
+void FrameBatch::add_payload(const MessageView& m) {
+  if (m.size < kCopyBelow) {
+    stage(m.payload, m.size);
+  } else {
+    add(m.payload, m.size);
+  }
+}
+
+// Frames one message whole, or nothing when the iovecs or the staging buffer would overflow.
+bool FrameBatch::frame(Framing f, const MessageView& m) {
+  // Every message needs at most two new iovecs and kRecordHeader + kCopyBelow staged bytes.
+  if (count_ + 2 > kMaxIov || staged_ + kRecordHeader + kCopyBelow > kStageBytes) return false;
+  switch (f) {
+    case Framing::lp32le: add(m.record(), m.record_size()); break;
+    case Framing::lp32be: {
+      const std::uint32_t header = to_big_endian(m.size);
+      stage(&header, kRecordHeader);
+      add_payload(m);
+      break;
+    }
+    case Framing::line:
+      add_payload(m);
+      if (!ends_in_newline(m)) stage(&kNewline, 1);
+      break;
+    case Framing::raw: add_payload(m); break;
+  }
   return true;
 }
 
 std::size_t FrameBatch::build(Framing f, std::span<const MessageView> msgs, std::size_t skip) {
   count_ = 0;
   bytes_ = 0;
+  staged_ = 0;
   std::size_t n = 0;
-  for (const MessageView& m : msgs) {
-    // Every message needs at most two new iovecs; stop before one would be split.
-    if (count_ + 2 > kMaxIov) break;
-    switch (f) {
-      case Framing::lp32le: add(m.record(), m.record_size()); break;
-      case Framing::lp32be:
-        be_headers_[n] = to_big_endian(m.size);
-        add(&be_headers_[n], kRecordHeader);
-        add(m.payload, m.size);
-        break;
-      case Framing::line:
-        add(m.payload, m.size);
-        if (!ends_in_newline(m)) add(&kNewline, 1);
-        break;
-      case Framing::raw: add(m.payload, m.size); break;
-    }
-    ++n;
-  }
+  while (n < msgs.size() && frame(f, msgs[n])) ++n;
   trim_front(skip);
   return n;
 }

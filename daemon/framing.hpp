@@ -3,7 +3,10 @@
 // lp32le needs no copying at all: queue records are already in that format, and consecutive
 // records of a segment are merged into one iovec, so a whole segment's worth of messages goes out
 // as a single contiguous range. The other framings interleave small pieces (a big-endian header,
-// a '\n') with payloads that still point into queue memory.
+// a '\n') with payloads. Small payloads and those pieces are copied into a staging buffer, so
+// a run of small messages is one iovec too: the kernel's per-iovec work (import, checks, one
+// copy call each) cost more than a user-space memcpy of 64 bytes. Payloads of kCopyBelow bytes
+// or more are sent straight from queue memory.
 //
 // Thread: used by the client thread; a FrameBatch is reused across writes, no allocation per write.
 #pragma once
@@ -26,6 +29,8 @@ std::size_t framed_size(Framing f, const MessageView& m) noexcept;
 class FrameBatch {
  public:
   static constexpr std::size_t kMaxIov = 1024;  // IOV_MAX on Linux
+  static constexpr std::size_t kStageBytes = 64 * 1024;
+  static constexpr std::size_t kCopyBelow = 256;
 
   // Frames as many of `msgs` as fit in kMaxIov iovecs, skipping the first `skip` bytes of the
   // first message (already written on this connection). Returns the number of messages framed.
@@ -36,11 +41,15 @@ class FrameBatch {
   std::size_t bytes() const noexcept { return bytes_; }
 
  private:
-  bool add(const void* base, std::size_t len);
+  bool frame(Framing f, const MessageView& m);
+  void add(const void* base, std::size_t len);
+  void stage(const void* base, std::size_t len);
+  void add_payload(const MessageView& m);
   void trim_front(std::size_t skip);
 
   std::array<iovec, kMaxIov> iov_{};
-  std::array<std::uint32_t, kMaxIov> be_headers_{};
+  std::array<std::byte, kStageBytes> stage_{};
+  std::size_t staged_ = 0;
   std::size_t count_ = 0;
   std::size_t bytes_ = 0;
 };
