@@ -52,7 +52,7 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
       ->capture_default_str();
   app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")->check(CLI::Range(1U, 1024U))->capture_default_str();
   app.add_option("--coalesce-us", raw.coalesce_us,
-                 "Under heavy traffic (a wait would collect 64+ messages), microseconds the server thread lets "
+                 "Under heavy traffic (a wait would collect 128+ messages), microseconds the server thread lets "
                  "datagrams accumulate between polls: less CPU per message for at most this much added latency; "
                  "0 polls at once")
       ->check(CLI::Range(0, 10000))

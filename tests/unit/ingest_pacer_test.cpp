@@ -37,8 +37,8 @@ TEST(IngestPacer, LightTrafficIsNeverDelayed) {
   double now = 0;
   IngestTotals t;
   p.update(now, t);
-  // 50k msg/s: a 500 us wait would collect 25 messages, under the 64 worth waiting for.
-  EXPECT_EQ(run_windows(p, 3, 500, now, t), 0.0);
+  // 200k msg/s: a 500 us wait would collect 100 messages, under the 128 worth waiting for.
+  EXPECT_EQ(run_windows(p, 3, 2000, now, t), 0.0);
 }
 
 TEST(IngestPacer, HeavyTrafficWaitsTheMaximum) {
@@ -53,13 +53,13 @@ TEST(IngestPacer, HeavyTrafficWaitsTheMaximum) {
 TEST(IngestPacer, NeverLetsTheSocketBufferFillBeyondAQuarter) {
   double now = 0;
   IngestTotals t;
-  // 300k msg/s of 64 B ~ 300k * (64 + 1024) B/s. A quarter of 400 kB lasts ~306 us: wait that long.
-  IngestPacer mid(kMaxDelay, 400'000);
+  // 300k msg/s of 64 B ~ 300k * (64 + 1024) B/s. A quarter of 600 kB lasts ~459 us: wait that long.
+  IngestPacer mid(kMaxDelay, 600'000);
   mid.update(now, t);
   const double d = run_windows(mid, 1, 3000, now, t);
-  EXPECT_GT(d, 250e-6);
-  EXPECT_LT(d, 350e-6);
-  // Linux's default 208 kB buffer: the wait that fits would collect under 64 messages: none.
+  EXPECT_GT(d, 420e-6);
+  EXPECT_LT(d, 480e-6);
+  // Linux's default 208 kB buffer: the wait that fits would collect under 128 messages: none.
   IngestPacer small(kMaxDelay, 212'992);
   small.update(now, t);
   EXPECT_EQ(run_windows(small, 1, 3000, now, t), 0.0);
