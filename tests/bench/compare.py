@@ -557,6 +557,15 @@ def cpu50(s):
     return s["at50"]["cpu_us_per_msg"] if s and s.get("at50") else None
 
 
+def cpu_ratio_strict(s, ceil):
+    """relayd's CPU/msg at 50 % load over the ceiling's, taking the ceiling's cheaper figure of the two:
+    at 50 % load and at its own loss-free maximum (full recvmmsg batches, its best case). relayd paces its
+    polls under load (--coalesce-us) and the ceiling does not, so at 50 % load alone the ceiling can cost
+    more per message than relayd; the ceiling's best case keeps the comparison honest."""
+    candidates = [v for v in (cpu50(ceil), ceil.get("cpu_us_per_msg_at_max")) if v] if ceil else []
+    return ratio(cpu50(s), min(candidates)) if candidates else None
+
+
 def rate_ratio(s, other):
     """relayd's loss-free rate over another's; starred when either hit the generator's limit."""
     if not other:
@@ -580,7 +589,7 @@ def table_row(summary, size, key, label, ndest, framing, peer):
            f"{(s['peak_rss_kb_search'] or 0) / 1024:>7.1f} {fmt_lat(s.get('at10')):>26} {fmt_lat(s.get('at50')):>20} ")
     if key.startswith("relayd"):
         row += (f"{fmt_ratio(*rate_ratio(s, ceil)):>9} {fmt_ratio(*rate_ratio(s, pe)):>9} "
-                f"{fmt_ratio(ratio(cpu50(s), cpu50(ceil))):>8} {fmt_ratio(ratio(cpu50(s), cpu50(pe))):>8}")
+                f"{fmt_ratio(cpu_ratio_strict(s, ceil)):>8} {fmt_ratio(ratio(cpu50(s), cpu50(pe))):>8}")
     return row
 
 
@@ -600,8 +609,15 @@ def print_table(summary, a):
           "at the loss-free rate and at 50 % of relayd's rate; msg/cpu-s = 1e6 / us/msg@max. RSS: VmHWM over the "
           "search. lat: send->TCP arrival, worst destination, at 10 %/50 % of the loss-free rate of relayd of the "
           "same shape (peer's own loss shows in the JSON). ratios: relayd / ceiling and relayd / peer "
-          "(1 dest line: socat; 2 dest line: carbon-c-relay); cpu ratios at 50 % load; '*' = a generator-limited "
+          "(1 dest line: socat; 2 dest line: carbon-c-relay); cpu ratios: relayd at 50 % load over the ceiling's "
+          "cheaper figure (at 50 % load or at its maximum), peers at 50 % load; '*' = a generator-limited "
           "rate is involved (the ratio is not a measurement of the relay).")
+
+
+def issue_target(size, key):
+    """Issue #4 sets its targets for 64-byte messages and 2 destinations; other shapes are reported
+    against the same bars but marked as extra (pass/miss instead of PASS/FAIL)."""
+    return size == 64 and key.startswith("relayd-2")
 
 
 def targets(summary, qb, dead, a):
@@ -612,35 +628,38 @@ def targets(summary, qb, dead, a):
             s = summary.get(f"{key}/{size}")
             if not s:
                 continue
+            extra = not issue_target(size, key)
             if ceil:
                 r, star = rate_ratio(s, ceil)
                 checks.append((f"{size}B {key}: loss-free rate >= 60% of ceiling", r is not None and r >= 0.6,
-                               fmt_ratio(r, star)))
-                c = ratio(cpu50(s), cpu50(ceil))
-                checks.append((f"{size}B {key}: CPU/msg <= 1.5x ceiling (both at 50% load)",
-                               c is not None and c <= 1.5, fmt_ratio(c)))
+                               fmt_ratio(r, star), extra))
+                c = cpu_ratio_strict(s, ceil)
+                checks.append((f"{size}B {key}: CPU/msg at 50% load <= 1.5x ceiling's best",
+                               c is not None and c <= 1.5, fmt_ratio(c), extra))
             if s.get("at10"):
                 p99 = s["at10"]["lat_p99_us"]
-                checks.append((f"{size}B {key}: p99 latency at 10% load < 1 ms", p99 < 1000, f"{p99:.0f} us"))
+                checks.append((f"{size}B {key}: p99 latency at 10% load < 1 ms", p99 < 1000, f"{p99:.0f} us",
+                               extra))
         s2 = summary.get(f"relayd-2-line/{size}")
         if s2 and carbon:
             r, star = rate_ratio(s2, carbon)
             checks.append((f"{size}B relayd-2-line: loss-free rate >= 8x carbon-c-relay", r is not None and r >= 8,
-                           fmt_ratio(r, star)))
+                           fmt_ratio(r, star), size != 64))
     if qb:
         if "BM_Append" in qb:
-            checks.append(("queue append < 20 ns/msg", qb["BM_Append"] < 20, f"{qb['BM_Append']:.2f} ns"))
+            checks.append(("queue append < 20 ns/msg", qb["BM_Append"] < 20, f"{qb['BM_Append']:.2f} ns", False))
         for name, v in sorted(qb.items()):
             if name.startswith("BM_Consume"):
-                checks.append((f"queue consume {name.split('/')[-1]} < 10 ns/msg/cursor", v < 10, f"{v:.2f} ns"))
+                checks.append((f"queue consume {name.split('/')[-1]} < 10 ns/msg/cursor", v < 10, f"{v:.2f} ns", False))
     if dead:
         checks.append((f"dead destination {dead['seconds']:.0f}s: max VmRSS <= budget+64MiB, live loses nothing",
                        dead["pass"], f"RSS {dead['max_vmrss_kb'] / 1024:.0f} MiB <= {dead['limit_kb'] / 1024:.0f} MiB,"
-                       f" live {dead['live_received']}/{dead['sent']}, gaps {dead['live_gaps']}"))
-    print("targets:")
-    for name, ok, detail in checks:
-        print(f"  {'PASS' if ok else 'FAIL'}  {name:<66} {detail}")
-    return [{"target": n, "pass": ok, "value": d} for n, ok, d in checks]
+                       f" live {dead['live_received']}/{dead['sent']}, gaps {dead['live_gaps']}", False))
+    print("targets (PASS/FAIL: issue #4's targets; pass/miss: other shapes held to the same bars):")
+    for name, ok, detail, extra in checks:
+        verdict = ("pass" if ok else "miss") if extra else ("PASS" if ok else "FAIL")
+        print(f"  {verdict}  {name:<66} {detail}")
+    return [{"target": n, "pass": ok, "value": d, "issue_target": not extra} for n, ok, d, extra in checks]
 
 
 def environment(bins):
