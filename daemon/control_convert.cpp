@@ -79,6 +79,7 @@ void to_proto(const StatsSnapshot& in, pb::Stats& out) {
   for (const auto& l : in.listeners) to_proto(l, *out.add_listeners());
   to_proto(in.queue, *out.mutable_queue());
   for (const auto& d : in.destinations) to_proto(d, *out.add_destinations());
+  out.set_ingest_wait_seconds(in.ingest_wait_seconds);
 }
 
 void to_proto(const RelayInfo& in, pb::Info& out) {

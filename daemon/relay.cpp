@@ -86,6 +86,7 @@ StatsSnapshot Relay::stats() const {
   for (const auto& l : s.listeners) s.received += l.counters;
   s.queue = queue_.stats();
   s.destinations = client_.snapshot();
+  s.ingest_wait_seconds = server_.ingest_wait_seconds();
   return s;
 }
 

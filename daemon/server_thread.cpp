@@ -105,7 +105,22 @@ void ServerThread::on_prepare(struct ev_loop* loop, ev_prepare* w, int) {
   const double now = ev_now(loop);
   if (!pacer.due(now)) return;
   const ListenerValues sum = self->totals();
-  ev_set_io_collect_interval(loop, pacer.update(now, {sum.received_messages, sum.received_bytes, sum.kernel_drops}));
+  const double wait = pacer.update(now, {sum.received_messages, sum.received_bytes, sum.kernel_drops});
+  ev_set_io_collect_interval(loop, wait);
+  // relaxed (both): a gauge for readers; nothing else is published with it, and a reader that
+  // pairs a new wait with an old time (or the reverse) is off by one window at most.
+  self->ingest_wait_.store(wait, std::memory_order_relaxed);
+  self->ingest_wait_at_.store(now, std::memory_order_relaxed);
+}
+
+// An idle loop runs no prepare watcher, so the last wait would stay on show; but after a quiet
+// spell the next poll happens at once (libev only sleeps right after a poll) and the first window
+// that ends recomputes the wait from the quiet rate. So a stale figure reads as 0.
+double ServerThread::ingest_wait_seconds() const noexcept {
+  constexpr double kStale = 10 * IngestPacer::kWindow;
+  // relaxed: a gauge, see on_prepare.
+  if (ev_time() - ingest_wait_at_.load(std::memory_order_relaxed) > kStale) return 0;
+  return ingest_wait_.load(std::memory_order_relaxed);
 }
 
 // Call from the thread that owns the ServerThread. After join() this thread is the producer:

@@ -6,6 +6,7 @@
 // the client thread; libev coalesces repeated sends into one wake-up).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +53,8 @@ class ServerThread {
 
   std::vector<ListenerInfo> listeners() const;
   ListenerValues totals() const;  // summed over listeners
+  // How long the loop currently waits between polls (ingest_pacer); 0 under light traffic.
+  double ingest_wait_seconds() const noexcept;
 
  private:
   void run();
@@ -65,6 +68,10 @@ class ServerThread {
   struct Impl;
   std::unique_ptr<Impl> impl_;  // stop watcher etc.
   std::thread thread_;
+  // Written by the server thread when a pacing window ends (the wait, and ev_now() then), read
+  // by stats readers.
+  alignas(kCacheLine) std::atomic<double> ingest_wait_{0};
+  std::atomic<double> ingest_wait_at_{0};
 };
 
 }  // namespace relay

@@ -47,6 +47,7 @@ struct StatsSnapshot {
   std::vector<ListenerSnapshot> listeners;
   QueueStats queue;
   std::vector<DestinationSnapshot> destinations;
+  double ingest_wait_seconds = 0;  // the server loop's current wait between polls (--coalesce-us)
 };
 
 struct RelayInfo {

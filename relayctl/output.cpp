@@ -162,7 +162,8 @@ void print_destinations(std::ostream& out, const pb::ListDestinationsResponse& l
 }
 
 void print_stats(std::ostream& out, const pb::Stats& stats, const StatsRates* rates) {
-  out << "uptime " << format_uptime(stats.uptime_seconds()) << "\n\n";
+  out << "uptime " << format_uptime(stats.uptime_seconds()) << "   ingest wait "
+      << static_cast<long long>(stats.ingest_wait_seconds() * 1e6) << " us\n\n";
   print_listener_table(out, stats, rates);
   out << '\n';
   print_queue_table(out, stats.queue());

@@ -94,5 +94,13 @@ TEST(ControlConvert, StatsTimeIsSplitIntoSecondsAndNanos) {
   EXPECT_EQ(out.time().nanos(), 123'456'789);
 }
 
+TEST(ControlConvert, IngestWaitIsCopied) {
+  StatsSnapshot s;
+  s.ingest_wait_seconds = 0.0005;
+  pb::Stats out;
+  to_proto(s, out);
+  EXPECT_DOUBLE_EQ(out.ingest_wait_seconds(), 0.0005);
+}
+
 }  // namespace
 }  // namespace relay
