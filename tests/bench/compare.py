@@ -673,7 +673,10 @@ def environment(bins):
                               "--dirty"], capture_output=True, text=True).stdout.strip()
     except OSError:
         rev = "?"
-    socat = subprocess.run(["socat", "-V"], capture_output=True, text=True).stdout.splitlines()
+    try:
+        socat = subprocess.run(["socat", "-V"], capture_output=True, text=True).stdout.splitlines()
+    except OSError:
+        socat = []
     return {"kernel": platform.release(), "cpus": os.cpu_count(), "loadavg": os.getloadavg(), "relay_rev": rev,
             "carbon-c-relay": version(["carbon-c-relay", "-v"]),
             "socat": next((l.strip() for l in socat if "version" in l), "?")}
@@ -681,8 +684,10 @@ def environment(bins):
 
 # ---------------------------------------------------------------------------------------------
 
-def ensure_peers():
-    missing = [p for p, b in (("carbon-c-relay", "carbon-c-relay"), ("socat", "socat")) if not shutil.which(b)]
+def ensure_peers(only):
+    """Installs the peers this run needs (carbon, socat) when they are missing."""
+    wanted = (("carbon-c-relay", "carbon-c-relay", "carbon"), ("socat", "socat", "socat"))
+    missing = [p for p, b, config in wanted if config in only and not shutil.which(b)]
     if not missing:
         return
     print(f"installing {' '.join(missing)} with apt-get", file=sys.stderr, flush=True)
@@ -737,7 +742,7 @@ def main():
                      f"queue_bench)")
     atexit.register(cleanup)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    ensure_peers()
+    ensure_peers(a.only)
     env = environment(bins)
     print(f"environment: {json.dumps(env)}", flush=True)
     res = {}
