@@ -1,9 +1,10 @@
 #include "background_thread.hpp"
-#include "thread_name.hpp"
 
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+
+#include "thread_name.hpp"
 
 namespace relay {
 

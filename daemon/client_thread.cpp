@@ -1,10 +1,11 @@
 #include "client_thread.hpp"
-#include "thread_name.hpp"
 
 #include <algorithm>
 #include <future>
 
 #include <spdlog/spdlog.h>
+
+#include "thread_name.hpp"
 
 namespace relay {
 

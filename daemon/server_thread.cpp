@@ -1,5 +1,4 @@
 #include "server_thread.hpp"
-#include "thread_name.hpp"
 
 #include <ev.h>
 
@@ -11,6 +10,7 @@
 #include "ingest_pacer.hpp"
 #include "listener.hpp"
 #include "tcp_listener.hpp"
+#include "thread_name.hpp"
 #include "udp_listener.hpp"
 
 namespace relay {
