@@ -36,7 +36,6 @@ class IngestPacer {
   bool due(double now) const noexcept { return max_delay_ > 0 && now - window_start_ >= kWindow; }
   // At the end of a window: the totals so far in, the wait before each poll (seconds) out.
   double update(double now, const IngestTotals& totals) noexcept;
-  double delay() const noexcept { return delay_; }
 
  private:
   double delay_for(double seconds, const IngestTotals& delta) const noexcept;
