@@ -28,6 +28,7 @@ struct IngestConfig {
   int rcvbuf = 32 << 20;                   // --rcvbuf: requested SO_RCVBUF (bytes)
   unsigned batch = 256;                    // datagrams per recvmmsg
   double coalesce_seconds = 0;             // --coalesce-us: longest wait between polls when busy (ingest_pacer)
+  bool udp_gro = false;                    // --udp-gro: let the kernel hand over coalesced datagram trains
 };
 
 // What the outside world may read about one listener.

@@ -166,7 +166,7 @@ def start_sink(bins, framing, fmt):
 
 class Ceiling(Setup):
     def __init__(self, bins, a, ndest, framing):
-        self.relay = Proc([bins["relay_ceiling"], "--port", "0"], "relay_ceiling")
+        self.relay = Proc([bins["relay_ceiling"], "--port", "0", *(["--gro"] if a.udp_gro else [])], "relay_ceiling")
         self.port = self.relay.next_json(10)["port"]
         self.counters = [self.relay]
 
@@ -182,7 +182,8 @@ class Relayd(Setup):
         self.counters = [s for s, _ in sinks]
         dests = [f"tcp@127.0.0.1:{port}?framing={framing}" for _, port in sinks]
         self.relay = Proc([bins["relayd"], "udp@127.0.0.1:0", *dests, "--control", "none", "--stats-interval", "0",
-                           "--max-queue-bytes", a.queue_bytes, "--drain-timeout", "2"], "relayd")
+                           "--max-queue-bytes", a.queue_bytes, "--drain-timeout", "2",
+                           *(["--udp-gro"] if a.udp_gro else [])], "relayd")
         self.relay.wait_err(r"relayd ready", 15)
         self.port = int(self.relay.wait_err(r"listening on udp@\S+:(\d+)", 1).group(1))
 
@@ -711,6 +712,9 @@ def parse_args():
     ap.add_argument("--queue-bytes", default="64MiB", help="relayd --max-queue-bytes (the memory target's budget)")
     ap.add_argument("--carbon-workers", type=int, default=2, help="carbon-c-relay -w (this box: 2 cores)")
     ap.add_argument("--only", default=",".join(c[0] for c in CONFIGS), help="comma list of configs to run")
+    ap.add_argument("--udp-gro", action="store_true",
+                    help="relayd with --udp-gro and the ceiling with --gro (GSO trains arrive coalesced); not the "
+                         "issue's comparison, which has the kernel receive datagram by datagram")
     ap.add_argument("--skip-dead", action="store_true")
     ap.add_argument("--skip-queue-bench", action="store_true")
     a = ap.parse_args()

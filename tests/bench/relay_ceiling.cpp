@@ -19,7 +19,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -36,7 +35,10 @@ struct Options {
   unsigned batch = 1024;
   std::size_t slot_bytes = 2048;
   int rcvbuf = 32 << 20;
+  bool gro = false;  // UDP_GRO: count the datagrams of each coalesced train, as relayd --udp-gro does
 };
+
+constexpr int kUdpGro = 104;  // UDP_GRO (linux/udp.h)
 
 // Set by the signal handlers; the loop notices them because recvmmsg returns EINTR (no
 // SA_RESTART) or at the latest after the socket's 100 ms receive timeout.
@@ -71,6 +73,7 @@ class Ceiling {
   void bind_socket();
   void receive_batch();
   void count_drops(const msghdr& h);
+  static std::uint64_t datagrams_in(const mmsghdr& m);
   void report();
   void start_interval();
   std::uint64_t idle_ms() const;
@@ -80,7 +83,10 @@ class Ceiling {
   std::vector<char> buf_;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
-  std::vector<std::array<char, CMSG_SPACE(sizeof(std::uint32_t))>> control_;
+  struct alignas(cmsghdr) Control {
+    char bytes[CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(int))];
+  };
+  std::vector<Control> control_;
   std::uint64_t received_ = 0, bytes_ = 0, drops_ = 0;
   std::uint32_t last_ovfl_ = 0;  // SO_RXQ_OVFL is a running total per socket
   std::uint64_t cpu0_ = 0, start_ns_ = 0, last_data_ns_ = 0;
@@ -110,6 +116,8 @@ void Ceiling::bind_socket() {
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &o_.rcvbuf, sizeof o_.rcvbuf);
   const int one = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+  if (o_.gro && ::setsockopt(fd_, IPPROTO_UDP, kUdpGro, &one, sizeof one) != 0)
+    throw std::runtime_error(fmt::format("UDP_GRO: {}", std::strerror(errno)));
   const timeval tv{0, 100'000};
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sockaddr_in a{};
@@ -134,16 +142,31 @@ void Ceiling::count_drops(const msghdr& h) {
   }
 }
 
+// One, or with GRO the train's length over its segment size, rounded up (MSG_TRUNC keeps
+// msg_len the full length even when the slot took only its start).
+std::uint64_t Ceiling::datagrams_in(const mmsghdr& m) {
+  const msghdr& h = m.msg_hdr;
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != IPPROTO_UDP || c->cmsg_type != kUdpGro) continue;
+    int segment = 0;
+    std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+    if (segment > 0) return (m.msg_len + static_cast<unsigned>(segment) - 1) / static_cast<unsigned>(segment);
+  }
+  return 1;
+}
+
 void Ceiling::receive_batch() {
   for (unsigned i = 0; i < o_.batch; ++i) {
-    msgs_[i].msg_hdr.msg_control = control_[i].data();
-    msgs_[i].msg_hdr.msg_controllen = control_[i].size();
+    msgs_[i].msg_hdr.msg_control = control_[i].bytes;
+    msgs_[i].msg_hdr.msg_controllen = sizeof control_[i].bytes;
   }
   const int n = ::recvmmsg(fd_, msgs_.data(), o_.batch, MSG_WAITFORONE | MSG_TRUNC, nullptr);
   if (n <= 0) return;  // EINTR (a signal to handle) or the 100 ms timeout
   last_data_ns_ = relay::test::monotonic_ns();
-  received_ += static_cast<std::uint64_t>(n);
-  for (int i = 0; i < n; ++i) bytes_ += msgs_[static_cast<std::size_t>(i)].msg_len;
+  for (int i = 0; i < n; ++i) {
+    received_ += datagrams_in(msgs_[static_cast<std::size_t>(i)]);
+    bytes_ += msgs_[static_cast<std::size_t>(i)].msg_len;
+  }
   count_drops(msgs_[static_cast<std::size_t>(n - 1)].msg_hdr);
 }
 
@@ -194,6 +217,7 @@ int main(int argc, char** argv) {
   app.add_option("--slot-bytes", o.slot_bytes, "receive buffer per datagram (longer ones are truncated, still counted)")
       ->check(CLI::Range(std::size_t{64}, std::size_t{65536}))
       ->capture_default_str();
+  app.add_flag("--gro", o.gro, "enable UDP_GRO and count each coalesced train's datagrams (compare with relayd --udp-gro)");
   app.add_option("--rcvbuf", o.rcvbuf, "SO_RCVBUF(FORCE) in bytes (relayd's default: 32 MiB)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   install_handlers();

@@ -18,6 +18,7 @@ using ::testing::MatchesRegex;
 using test::wait_until;
 
 constexpr std::uint32_t kMaxMessage = 1000;
+constexpr int kUdpSegment = 103;  // UDP_SEGMENT (linux/udp.h)
 
 QueueConfig small_queue(std::size_t max_bytes = std::size_t{16} << 20) {
   QueueConfig q;
@@ -44,6 +45,26 @@ class UdpSender {
     const auto* to = reinterpret_cast<const sockaddr*>(&to_);
     const ssize_t n = sendto(fd_.fd, payload.data(), payload.size(), 0, to, sizeof to_);
     ASSERT_EQ(n, static_cast<ssize_t>(payload.size())) << std::strerror(errno);
+  }
+  // One sendmsg with UDP_SEGMENT: the kernel cuts `train` into datagrams of `segment` bytes (the
+  // last one shorter), as a GSO sender's would; a GRO receiver gets them back as one buffer.
+  void send_gso(const std::string& train, std::uint16_t segment) {
+    iovec iov{const_cast<char*>(train.data()), train.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+    msghdr m{};
+    m.msg_name = &to_;
+    m.msg_namelen = sizeof to_;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = IPPROTO_UDP;
+    c->cmsg_type = kUdpSegment;
+    c->cmsg_len = CMSG_LEN(sizeof segment);
+    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    const ssize_t n = sendmsg(fd_.fd, &m, 0);
+    ASSERT_EQ(n, static_cast<ssize_t>(train.size())) << std::strerror(errno);
   }
 
  private:
@@ -117,6 +138,45 @@ TEST_F(UdpListenerTest, GoodDatagramsArriveInOrderOthersAreCounted) {
   EXPECT_EQ(queue_.tail(), good.size());
   // relaxed: read after the waits above; only a lower bound is checked.
   EXPECT_GE(published_.load(std::memory_order_relaxed), 1);
+}
+
+// With --udp-gro a GSO sender's datagrams may come back from the kernel as one buffer with a
+// segment size; every datagram must still become its own message, in order, and an oversized
+// datagram inside a train is dropped alone.
+TEST_F(UdpListenerTest, GroTrainsAreSplitBackIntoTheirDatagrams) {
+  IngestConfig cfg = ingest();
+  cfg.udp_gro = true;
+  make_server("udp@127.0.0.1:0", cfg);
+  server_->start();
+  UdpSender sender(port());
+  std::vector<std::string> good;
+  auto train = [&](int count, std::size_t size, std::size_t last) {
+    std::string bytes;
+    for (int i = 0; i < count; ++i) {
+      const std::size_t n = i + 1 == count ? last : size;
+      std::string d = "seq" + std::to_string(good.size()) + ":";
+      d.resize(n, static_cast<char>('a' + good.size() % 26));
+      bytes += d;
+      good.push_back(d);
+    }
+    return bytes;
+  };
+  sender.send_gso(train(10, 100, 37), 100);  // 10 datagrams, the last 37 bytes
+  good.push_back("alone");
+  sender.send(good.back());                    // a plain datagram between trains
+  sender.send_gso(train(64, 50, 50), 50);     // the most segments one GSO send takes
+  sender.send_gso(train(3, 999, 999), 999);
+  const std::size_t expected = good.size();
+  sender.send_gso(std::string(2 * (kMaxMessage + 1), 'o'), kMaxMessage + 1);  // two oversized
+  ASSERT_TRUE(wait_until([&] {
+    const auto t = totals();
+    return t.received_messages + t.dropped_oversized == expected + 2;
+  })) << "received " << totals().received_messages;
+  EXPECT_EQ(test::read_messages(queue_, expected), good);
+  const ListenerValues t = totals();
+  EXPECT_EQ(t.received_messages, expected);
+  EXPECT_EQ(t.dropped_oversized, 2u);
+  EXPECT_EQ(t.kernel_drops, 0u);
 }
 
 TEST_F(UdpListenerTest, KeepsReceivingAfterAnEmptyDatagram) {
