@@ -122,6 +122,42 @@ INSTANTIATE_TEST_SUITE_P(Framings, FanoutTest,
                          ::testing::Values(Framing::lp32le, Framing::lp32be, Framing::line, Framing::raw),
                          [](const auto& p) { return std::string(name(p.param)); });
 
+// --udp-gro with a GSO sender: the kernel hands relayd whole trains; every datagram must still
+// reach every destination as its own message, in order, whatever the framing.
+TEST(FanoutGroTest, GsoTrainsThroughUdpGroArriveWholeAndInOrder) {
+  constexpr std::size_t kTrain = 40, kTrains = 100, kSize = 120;
+  TcpSink lp32le(Framing::lp32le), line(Framing::line);
+  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(lp32le.port()), destination(line.port(), Framing::line)},
+                                   {"--udp-gro"}));
+  ASSERT_TRUE(relayd.wait_ready());
+  ASSERT_TRUE(lp32le.wait_for_connections(1, 10s));
+  ASSERT_TRUE(line.wait_for_connections(1, 10s));
+  UdpSender sender(relayd.udp_port());
+  std::vector<std::string> all;
+  for (std::size_t t = 0; t < kTrains; ++t) {
+    std::vector<std::string> train;
+    for (std::size_t i = 0; i < kTrain; ++i) {
+      // The last datagram of every fifth train is shorter, as GSO allows.
+      const std::size_t size = (t % 5 == 4 && i + 1 == kTrain) ? kPayloadHeader + 3 : kSize;
+      train.push_back(make_payload(all.size(), size));
+      all.push_back(train.back());
+    }
+    sender.send_gso(train);
+    // Bounded pacing on delivery, so the socket buffer never overflows.
+    ASSERT_TRUE(wait_until([&] { return std::min(lp32le.count(), line.count()) + 4 * kTrain >= all.size(); }, 20s))
+        << "delivery stalled at " << std::min(lp32le.count(), line.count()) << " of " << all.size();
+  }
+  ASSERT_TRUE(wait_until([&] { return std::min(lp32le.count(), line.count()) >= all.size(); }, 20s));
+  relayd.signal(SIGTERM);
+  ASSERT_EQ(relayd.wait_exit(20s), 0);
+  expect_delivered(lp32le, all);
+  expect_delivered(line, all);
+  const auto listener = relayd.stats().listener(relayd.udp_port());
+  ASSERT_TRUE(listener);
+  EXPECT_EQ(listener->u("received_messages"), all.size());
+  EXPECT_EQ(listener->u("dropped_oversized"), 0u);
+}
+
 TEST(FanoutIpv6Test, Ipv6ListenerForwardsToIpv4Destinations) {
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) in this environment";
   run_fanout(Framing::lp32le, "::1");

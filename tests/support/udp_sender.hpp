@@ -30,6 +30,11 @@ class UdpSender {
   bool send_paced(const std::vector<std::string>& payloads, const std::function<std::size_t()>& delivered,
                   std::size_t window = 64, std::chrono::milliseconds stall_timeout = std::chrono::seconds(10));
 
+  // All payloads in one sendmsg with UDP_SEGMENT, as a GSO sender does: the kernel cuts the train
+  // into one datagram per payload. Every payload but the last must have the first one's size;
+  // at most 64 of them. Records a test failure if the kernel refuses.
+  void send_gso(const std::vector<std::string>& payloads);
+
   std::size_t paced_sent() const { return paced_sent_; }
 
  private:
