@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "ingest_test_util.hpp"
+#include "udp_sender.hpp"  // tests/support: GSO sends
 
 namespace relay {
 namespace {
@@ -18,7 +19,6 @@ using ::testing::MatchesRegex;
 using test::wait_until;
 
 constexpr std::uint32_t kMaxMessage = 1000;
-constexpr int kUdpSegment = 103;  // UDP_SEGMENT (linux/udp.h)
 
 QueueConfig small_queue(std::size_t max_bytes = std::size_t{16} << 20) {
   QueueConfig q;
@@ -45,26 +45,6 @@ class UdpSender {
     const auto* to = reinterpret_cast<const sockaddr*>(&to_);
     const ssize_t n = sendto(fd_.fd, payload.data(), payload.size(), 0, to, sizeof to_);
     ASSERT_EQ(n, static_cast<ssize_t>(payload.size())) << std::strerror(errno);
-  }
-  // One sendmsg with UDP_SEGMENT: the kernel cuts `train` into datagrams of `segment` bytes (the
-  // last one shorter), as a GSO sender's would; a GRO receiver gets them back as one buffer.
-  void send_gso(const std::string& train, std::uint16_t segment) {
-    iovec iov{const_cast<char*>(train.data()), train.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
-    msghdr m{};
-    m.msg_name = &to_;
-    m.msg_namelen = sizeof to_;
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = IPPROTO_UDP;
-    c->cmsg_type = kUdpSegment;
-    c->cmsg_len = CMSG_LEN(sizeof segment);
-    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
-    const ssize_t n = sendmsg(fd_.fd, &m, 0);
-    ASSERT_EQ(n, static_cast<ssize_t>(train.size())) << std::strerror(errno);
   }
 
  private:
@@ -149,25 +129,26 @@ TEST_F(UdpListenerTest, GroTrainsAreSplitBackIntoTheirDatagrams) {
   make_server("udp@127.0.0.1:0", cfg);
   server_->start();
   UdpSender sender(port());
+  test::UdpSender gso(port());
   std::vector<std::string> good;
+  // `count` datagrams of `size` bytes, the last one `last` bytes, each telling its index.
   auto train = [&](int count, std::size_t size, std::size_t last) {
-    std::string bytes;
+    std::vector<std::string> datagrams;
     for (int i = 0; i < count; ++i) {
-      const std::size_t n = i + 1 == count ? last : size;
       std::string d = "seq" + std::to_string(good.size()) + ":";
-      d.resize(n, static_cast<char>('a' + good.size() % 26));
-      bytes += d;
+      d.resize(i + 1 == count ? last : size, static_cast<char>('a' + good.size() % 26));
+      datagrams.push_back(d);
       good.push_back(d);
     }
-    return bytes;
+    return datagrams;
   };
-  sender.send_gso(train(10, 100, 37), 100);  // 10 datagrams, the last 37 bytes
+  gso.send_gso(train(10, 100, 37));  // 10 datagrams, the last 37 bytes
   good.push_back("alone");
-  sender.send(good.back());                    // a plain datagram between trains
-  sender.send_gso(train(64, 50, 50), 50);     // the most segments one GSO send takes
-  sender.send_gso(train(3, 999, 999), 999);
+  sender.send(good.back());           // a plain datagram between trains
+  gso.send_gso(train(64, 50, 50));    // the most segments one GSO send takes
+  gso.send_gso(train(3, 999, 999));
   const std::size_t expected = good.size();
-  sender.send_gso(std::string(2 * (kMaxMessage + 1), 'o'), kMaxMessage + 1);  // two oversized
+  gso.send_gso(std::vector<std::string>(2, std::string(kMaxMessage + 1, 'o')));  // two oversized
   ASSERT_TRUE(wait_until([&] {
     const auto t = totals();
     return t.received_messages + t.dropped_oversized == expected + 2;
