@@ -26,6 +26,15 @@ SequenceReport check_sequence(const std::vector<std::string>& messages, std::siz
   return r;
 }
 
+::testing::AssertionResult is_whole_stream(const std::vector<std::string>& messages, std::uint64_t total) {
+  const SequenceReport r = check_sequence(messages);
+  const bool ends_right = total == 0 || (r.first == 0 && r.last == total - 1);
+  if (messages.size() == total && ends_right && r.contiguous()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << messages.size() << " messages of " << total << ", seqs " << r.first << ".."
+                                       << r.last << ", missing " << r.missing << ", out of order " << r.out_of_order
+                                       << ", unparsable " << r.unparsable;
+}
+
 std::vector<std::uint64_t> seqs(const std::vector<std::string>& messages) {
   std::vector<std::uint64_t> out;
   out.reserve(messages.size());

@@ -2,6 +2,8 @@
 // from the seq numbers make_payload() embeds.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,5 +25,8 @@ SequenceReport check_sequence(const std::vector<std::string>& messages, std::siz
                               std::size_t end = static_cast<std::size_t>(-1));
 
 std::vector<std::uint64_t> seqs(const std::vector<std::string>& messages);
+
+// Success when `messages` are exactly seqs 0..total-1, in order, once each; else what differs.
+::testing::AssertionResult is_whole_stream(const std::vector<std::string>& messages, std::uint64_t total);
 
 }  // namespace relay::test
