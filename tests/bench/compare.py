@@ -397,43 +397,49 @@ def med(values):
     return statistics.median(values) if values else None
 
 
-def measure_rates(bins, a, res):
-    """Phase 1: the loss-free rate of every config, repetitions interleaved (drift hits all alike)."""
+def selected_runs(a):
+    """(rep, size, config) for every selected config, repetitions outermost so drift on a shared
+    box hits all configs alike."""
     for rep in range(a.reps):
         for size in a.sizes:
-            for key, label, cls, ndest, framing, _, _ in CONFIGS:
-                if key not in a.only:
-                    continue
-                entry = res.setdefault(f"{key}/{size}", {"key": key, "size": size, "reps": []})
-                guess = med([r["rate"] for r in entry["reps"]]) or None
-                holder = Holder(lambda: cls(bins, a, ndest, framing))
-                try:
-                    s = search(bins, holder, key, size, a, rep, guess)
-                    s["hwm_kb"] = holder.setup.relay.status_kb("VmHWM")
-                finally:
-                    holder.close()
-                entry["reps"].append(s)
-                print(f"  rep {rep + 1} {key} {size}B: loss-free {s['rate']:.0f} msg/s", file=sys.stderr, flush=True)
+            for config in CONFIGS:
+                if config[0] in a.only:
+                    yield rep, size, config
+
+
+def run_fresh(bins, a, config, measure):
+    """Starts the config's relay (and sinks), runs measure(holder), adds the relay's VmHWM, stops it."""
+    _, _, cls, ndest, framing, _, _ = config
+    holder = Holder(lambda: cls(bins, a, ndest, framing))
+    try:
+        out = measure(holder)
+        out["hwm_kb"] = holder.setup.relay.status_kb("VmHWM")
+    finally:
+        holder.close()
+    return out
+
+
+def measure_rates(bins, a, res):
+    """Phase 1: the loss-free rate of every config."""
+    for rep, size, config in selected_runs(a):
+        key = config[0]
+        entry = res.setdefault(f"{key}/{size}", {"key": key, "size": size, "reps": []})
+        guess = med([r["rate"] for r in entry["reps"]]) or None
+        s = run_fresh(bins, a, config, lambda holder: search(bins, holder, key, size, a, rep, guess))
+        entry["reps"].append(s)
+        print(f"  rep {rep + 1} {key} {size}B: loss-free {s['rate']:.0f} msg/s", file=sys.stderr, flush=True)
 
 
 def measure_loads(bins, a, res):
     """Phase 2: latency/CPU at fixed fractions of relayd's (median) loss-free rate."""
-    for rep in range(a.reps):
-        for size in a.sizes:
-            for key, label, cls, ndest, framing, _, ref in CONFIGS:
-                if key not in a.only:
-                    continue
-                ref_entry = res.get(f"{ref}/{size}")
-                if ref_entry is None:
-                    continue
-                ref_rate = med([r["rate"] for r in ref_entry["reps"]]) or 10000
-                holder = Holder(lambda: cls(bins, a, ndest, framing))
-                try:
-                    lp = load_points(bins, holder, size, a, rep, ref_rate)
-                    lp["hwm_kb"] = holder.setup.relay.status_kb("VmHWM")
-                finally:
-                    holder.close()
-                res[f"{key}/{size}"].setdefault("loads", []).append(lp)
+    for rep, size, config in selected_runs(a):
+        key, ref = config[0], config[6]
+        ref_entry = res.get(f"{ref}/{size}")
+        if ref_entry is None:
+            continue
+        ref_rate = med([r["rate"] for r in ref_entry["reps"]]) or 10000
+        lp = run_fresh(bins, a, config, lambda holder: load_points(bins, holder, size, a, rep, ref_rate))
+        res[f"{key}/{size}"].setdefault("loads", []).append(lp)
 
 
 def summarize(res):
