@@ -8,7 +8,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "config.hpp"
+#include "command_line.hpp"
 #include "control_server.hpp"
 #include "relay.hpp"
 

@@ -69,8 +69,8 @@ Runner define_dest_add(CLI::App& cmd) {
   cmd.add_option("ADDR", a->address, "tcp@HOST:PORT[?framing=F] (\"tcp@\" may be left out)")->required();
   cmd.add_option("--framing", a->framing, "override the address's framing")
       ->check(CLI::IsMember({"lp32le", "lp32be", "line", "raw"}));
-  cmd.add_option("--start", a->start, "where its cursor starts: tail (new messages only) or oldest (the queue's head)")
-      ->check(CLI::IsMember({"tail", "oldest"}))
+  cmd.add_option("--start", a->start, "where its cursor starts: tail (new messages only) or head (the oldest message still in the queue)")
+      ->check(CLI::IsMember({"tail", "head"}))
       ->capture_default_str();
   return [a](Session& s) -> int {
     pb::AddDestinationRequest req;

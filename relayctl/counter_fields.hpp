@@ -1,4 +1,4 @@
-// counter_fields: relayd's counter tables (daemon/stats.hpp) bound to the proto accessors, so
+// counter_fields: relayd's counter tables (proto/counter_table.hpp) bound to the proto accessors, so
 // relayctl lists every counter, with its unit, without naming any of them again. A counter added
 // to a table without its proto field fails to compile here.
 #pragma once
@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "relay/v1/relay.pb.h"
-#include "stats.hpp"
+#include "counter_table.hpp"
 
 namespace relayctl {
 

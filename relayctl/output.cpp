@@ -150,7 +150,7 @@ void print_queue_table(std::ostream& out, const pb::Queue& q) {
            {"IN USE", Align::right}, {"BUDGET", Align::right}, {"SEGMENTS", Align::right},
            {"EVICTIONS", Align::right}});
   t.add_row({count(q.tail()), count(q.head()), count(q.reclaim_point()),
-             format_bytes(static_cast<double>(q.bytes_in_use())), format_bytes(static_cast<double>(q.max_bytes())),
+             format_bytes(static_cast<double>(q.bytes_in_use())), format_bytes(static_cast<double>(q.max_queue_bytes())),
              count(q.segments_in_use()), count(q.evictions())});
   t.print(out);
 }

@@ -36,7 +36,7 @@ constexpr std::size_t kPeekBatch = 256;
 
 QueueConfig bench_config() {
   QueueConfig cfg;
-  cfg.max_bytes = std::size_t{64} << 20;  // 64 segments: far more than one chunk ever holds
+  cfg.max_queue_bytes = std::size_t{64} << 20;  // 64 segments: far more than one chunk ever holds
   return cfg;
 }
 
@@ -57,7 +57,7 @@ std::size_t drain(Cursor& c, std::vector<MessageView>& views) {
     const std::size_t n = c.peek(views);
     if (n == 0) return total;
     benchmark::DoNotOptimize(views[n - 1].payload);
-    c.advance(n);
+    c.advance(std::span(views).first(n));
     total += n;
   }
 }

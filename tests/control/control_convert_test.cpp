@@ -75,7 +75,7 @@ TEST(ControlConvert, UnknownEnumValuesNameTheField) {
 TEST(ControlConvert, StartMapping) {
   EXPECT_EQ(start_from_proto(pb::START_UNSPECIFIED, "start"), StartAt::tail);
   EXPECT_EQ(start_from_proto(pb::START_TAIL, "start"), StartAt::tail);
-  EXPECT_EQ(start_from_proto(pb::START_OLDEST, "start"), StartAt::oldest);
+  EXPECT_EQ(start_from_proto(pb::START_HEAD, "start"), StartAt::head);
 }
 
 TEST(ControlConvert, EveryStateHasAProtoValue) {

@@ -49,13 +49,13 @@ TEST_F(ControlServiceTest, AddPassesFramingOverrideAndStart) {
   pb::AddDestinationRequest req;
   req.set_address("tcp@127.0.0.1:9000");
   req.set_framing(pb::FRAMING_RAW);
-  req.set_start(pb::START_OLDEST);
+  req.set_start(pb::START_HEAD);
   ASSERT_TRUE(add_status(req).ok());
   const auto seen = api_.last_add();
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->address, "tcp@127.0.0.1:9000");
   EXPECT_EQ(seen->framing, Framing::raw);
-  EXPECT_EQ(seen->start, StartAt::oldest);
+  EXPECT_EQ(seen->start, StartAt::head);
 }
 
 TEST_F(ControlServiceTest, AddDefaultsToNoOverrideAndTail) {
@@ -281,12 +281,12 @@ TEST_F(ControlServiceTest, GetStatsCarriesEveryPart) {
   s.received.received_messages = 1000;
   ListenerSnapshot l;
   l.address = "udp@127.0.0.1:2008";
-  l.rcvbuf_granted = 4 << 20;
+  l.rcvbuf_granted_bytes = 4 << 20;
   l.counters.kernel_drops = 5;
   s.listeners.push_back(l);
   s.queue.tail = 1000;
   s.queue.reclaim_point = 900;
-  s.queue.max_bytes = 1 << 20;
+  s.queue.max_queue_bytes = 1 << 20;
   api_.set_stats(s);
   DestinationSnapshot d;
   d.id = 1;

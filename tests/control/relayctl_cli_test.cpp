@@ -82,10 +82,10 @@ class RelayctlCliTest : public ControlFixture {
 };
 
 TEST_F(RelayctlCliTest, AddPrintsTheNewDestination) {
-  const auto r = run({"dest", "add", "127.0.0.1:9000", "--framing", "line", "--start", "oldest"});
+  const auto r = run({"dest", "add", "127.0.0.1:9000", "--framing", "line", "--start", "head"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "destination 1 added: tcp@127.0.0.1:9000?framing=line (line, connecting)\n");
-  EXPECT_EQ(api_.last_add()->start, StartAt::oldest);
+  EXPECT_EQ(api_.last_add()->start, StartAt::head);
 }
 
 TEST_F(RelayctlCliTest, RefusalIsExitOneWithTheStatusCode) {

@@ -94,7 +94,7 @@ TEST(BacklogTest, QueueBudgetEvictsForTheLaggingDestinationOnly) {
   EXPECT_EQ(d->u("sent_messages"), got.size());
   const auto q = stats.queue();
   ASSERT_TRUE(q);
-  EXPECT_LE(q->u("bytes_in_use"), q->u("max_bytes"));
+  EXPECT_LE(q->u("bytes_in_use"), q->u("max_queue_bytes"));
   EXPECT_GT(q->u("evictions"), 0u);
 }
 

@@ -21,7 +21,7 @@
 #include <functional>
 #include <memory>
 
-#include "config.hpp"
+#include "command_line.hpp"
 #include "load_generator.hpp"
 #include "relay.hpp"
 #include "relay/v1/relay.grpc.pb.h"

@@ -185,7 +185,7 @@ TEST_F(ControlE2eTest, AddAndRemoveWhileTrafficFlowsAndStatsAgreeWithTheSinks) {
   stop_relayd();
 }
 
-// --- b. --start oldest ----------------------------------------------------------------------
+// --- b. --start head ----------------------------------------------------------------------
 
 TEST_F(ControlE2eTest, StartOldestReceivesWhatTheQueueStillHolds) {
   constexpr std::size_t kBefore = 2000;
@@ -203,7 +203,7 @@ TEST_F(ControlE2eTest, StartOldestReceivesWhatTheQueueStillHolds) {
   const std::uint64_t head = before.queue().head();
   ASSERT_LT(head, kBefore) << "the queue no longer holds any old message; the test cannot work";
 
-  const auto a = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(oldest.port()), "--start", "oldest"});
+  const auto a = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(oldest.port()), "--start", "head"});
   const auto t = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(tail.port())});  // default: tail
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(a.cursor(), head);
@@ -211,7 +211,7 @@ TEST_F(ControlE2eTest, StartOldestReceivesWhatTheQueueStillHolds) {
   EXPECT_EQ(t.cursor(), kBefore);
   EXPECT_EQ(t.lag_messages(), 0u);
 
-  ASSERT_TRUE(oldest.wait_for_count(kBefore - head, 15s)) << "--start oldest got " << oldest.count() << " of "
+  ASSERT_TRUE(oldest.wait_for_count(kBefore - head, 15s)) << "--start head got " << oldest.count() << " of "
                                                           << kBefore - head << " queued messages";
   ASSERT_TRUE(tail.wait_for_connections(1, 10s));
   ASSERT_TRUE(sender.send_paced(make_payloads(kBefore, kAfter, kSize),
@@ -522,7 +522,7 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
   expect_refused(ctl({"dest", "rm", "999", "--drain", "--drain-timeout", "1s"}), "NOT_FOUND");
   // The destination limit (2, both in use).
   expect_refused(ctl({"dest", "add", destination(third.port())}), "RESOURCE_EXHAUSTED");
-  expect_refused(ctl({"dest", "add", destination(third.port()), "--start", "oldest"}), "RESOURCE_EXHAUSTED");
+  expect_refused(ctl({"dest", "add", destination(third.port()), "--start", "head"}), "RESOURCE_EXHAUSTED");
   // Not serving that service.
   r = ctl({"health", "--service", "no.such.Service"});
   EXPECT_EQ(r.exit_code, 1) << describe(r);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "framing.hpp"
+#include "frame_batch.hpp"
 
 namespace relay {
 namespace {

@@ -65,14 +65,14 @@ inline std::span<const std::byte> bytes(const std::string& s) {
 // Everything published so far, read with a cursor that joined at the oldest message; waits
 // (bounded) until `expected` messages are readable.
 inline std::vector<std::string> read_messages(Queue& queue, std::size_t expected) {
-  Cursor cursor(queue, StartAt::oldest);
+  Cursor cursor(queue, StartAt::head);
   std::vector<std::string> out;
   std::vector<MessageView> views(64);
   wait_until([&] {
     const std::size_t n = cursor.peek(views);
     for (std::size_t i = 0; i < n; ++i)
       out.emplace_back(reinterpret_cast<const char*>(views[i].payload), views[i].size);
-    cursor.advance(n);
+    cursor.advance(std::span(views).first(n));
     return out.size() >= expected;
   });
   return out;

@@ -35,7 +35,7 @@ void consume(Queue& q, const std::atomic<bool>& done, unsigned seed, bool slow, 
   std::mt19937 rng(seed);
   std::vector<MessageView> views(128);
   while (!done.load(std::memory_order_acquire)) {  // acquire: pairs with the producer's final store
-    Cursor c(q, rng() % 2 ? StartAt::tail : StartAt::oldest);
+    Cursor c(q, rng() % 2 ? StartAt::tail : StartAt::head);
     ++rep.joins;
     std::uint64_t expect = c.id();
     const std::uint64_t budget = rng() % 20000;
@@ -54,7 +54,7 @@ void consume(Queue& q, const std::atomic<bool>& done, unsigned seed, bool slow, 
         for (std::uint32_t b = 0; b < views[i].size; ++b) sink = views[i].payload[b];
         (void)sink;
       }
-      c.advance(n);
+      c.advance(std::span(views).first(n));
       seen += n;
       rep.messages += n;
       if (n == 0) std::this_thread::yield();
@@ -66,7 +66,7 @@ void consume(Queue& q, const std::atomic<bool>& done, unsigned seed, bool slow, 
 TEST(QueueStress, ConsumersJoinAndLeaveWhileReclaimRuns) {
   QueueConfig cfg;
   cfg.segment_bytes = 16 * 1024;
-  cfg.max_bytes = 8 * cfg.segment_bytes;  // small: forces eviction and drops
+  cfg.max_queue_bytes = 8 * cfg.segment_bytes;  // small: forces eviction and drops
   cfg.max_message = 256;
   cfg.max_cursors = 16;
   Queue q(cfg);

@@ -61,7 +61,7 @@ class TcpListenerTest : public ::testing::Test {
   }
   static QueueConfig queue_config(std::uint32_t max_message) {
     QueueConfig q;
-    q.max_bytes = std::size_t{16} << 20;
+    q.max_queue_bytes = std::size_t{16} << 20;
     q.segment_bytes = std::size_t{1} << 20;
     q.max_message = max_message;
     q.max_cursors = 8;
@@ -160,7 +160,7 @@ TEST_F(TcpListenerLargeTest, FramesLargerThanTheInitialBuffer) {
 
 TEST(TcpListenerBind, AddressInUseNamesTheAddress) {
   Queue queue(
-      QueueConfig{.max_bytes = 4 << 20, .segment_bytes = 1 << 20, .max_message = kMaxMessage, .max_cursors = 4});
+      QueueConfig{.max_queue_bytes = 4 << 20, .segment_bytes = 1 << 20, .max_message = kMaxMessage, .max_cursors = 4});
   ServerThread first(queue, {parse_endpoint("tcp@127.0.0.1:0", false)}, IngestConfig{}, {});
   const std::string taken = first.listeners().at(0).address;
   try {

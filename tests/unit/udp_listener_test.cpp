@@ -20,9 +20,9 @@ using test::wait_until;
 
 constexpr std::uint32_t kMaxMessage = 1000;
 
-QueueConfig small_queue(std::size_t max_bytes = std::size_t{16} << 20) {
+QueueConfig small_queue(std::size_t max_queue_bytes = std::size_t{16} << 20) {
   QueueConfig q;
-  q.max_bytes = max_bytes;
+  q.max_queue_bytes = max_queue_bytes;
   q.segment_bytes = std::size_t{64} << 10;
   q.max_message = kMaxMessage;
   q.max_cursors = 8;
@@ -75,7 +75,7 @@ TEST_F(UdpListenerTest, ReportsTheBoundPortAndBuffer) {
   EXPECT_THAT(infos[0].address, MatchesRegex("udp@127\\.0\\.0\\.1:[0-9]+"));
   EXPECT_NE(port(), 0);
   // Linux reports twice what was set (the doubling covers bookkeeping overhead).
-  EXPECT_GE(infos[0].rcvbuf_granted, 1 << 20);
+  EXPECT_GE(infos[0].rcvbuf_granted_bytes, 1 << 20);
   EXPECT_NE(infos[0].counters, nullptr);
 }
 

@@ -1,0 +1,218 @@
+#include "client_thread.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "thread_name.hpp"
+
+namespace relay {
+
+namespace {
+
+constexpr double kTickSeconds = 0.1;           // gauges refresh and drain checks
+constexpr double kFinishMessageSeconds = 1.0;  // an immediate removal may finish a half-sent message
+
+// Destinations are unique by host and port: a second connection to the same peer, even with
+// another framing, is almost certainly a mistake.
+std::string peer_of(const Endpoint& ep) {
+  Endpoint plain = ep;
+  plain.framing = Framing::lp32le;
+  return plain.str();
+}
+
+double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
+
+}  // namespace
+
+ClientThread::ClientThread(Queue& queue, ClientConfig cfg)
+    : queue_(queue),
+      cfg_(cfg),
+      loop_(ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)),
+      commands_([this] { wake(); }) {
+  if (loop_ == nullptr) throw std::runtime_error("cannot create the client thread's event loop");
+  ev_async_init(&wake_, &ClientThread::on_wake);
+  wake_.data = this;
+  ev_async_start(loop_, &wake_);
+  ev_timer_init(&tick_, &ClientThread::on_tick, kTickSeconds, kTickSeconds);
+  tick_.data = this;
+  ev_timer_start(loop_, &tick_);
+}
+
+ClientThread::~ClientThread() {
+  if (thread_.joinable()) drain_and_stop(std::chrono::milliseconds(0));
+  destinations_.clear();
+  ev_loop_destroy(loop_);
+}
+
+void ClientThread::start() {
+  thread_ = std::thread([this] {
+    name_this_thread("relayd-client");
+    ev_run(loop_, 0);
+  });
+}
+
+void ClientThread::wake() noexcept { ev_async_send(loop_, &wake_); }
+
+void ClientThread::on_wake(struct ev_loop*, ev_async* w, int) {
+  auto* self = static_cast<ClientThread*>(w->data);
+  self->commands_.take_all([self](const std::shared_ptr<Command>& cmd) { self->apply(cmd); });
+  for (auto& d : self->destinations_) d->on_data();
+  if (!self->drains_.empty()) self->check_drains();
+}
+
+void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
+  auto* self = static_cast<ClientThread*>(w->data);
+  for (auto& d : self->destinations_) {
+    d->on_data();  // applies a raised floor even for destinations with nothing to write
+    d->refresh_gauges();
+  }
+  self->check_drains();
+}
+
+// ---------------------------------------------------------------- any thread
+
+DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline deadline) {
+  auto cmd = std::make_shared<Command>();
+  cmd->kind = Command::Kind::add;
+  // relaxed: ids only need to be unique.
+  cmd->dest = std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint));
+  cmd->start = start;
+  return commands_.call(std::move(cmd), deadline);
+}
+
+DestinationSnapshot ClientThread::remove(const Removal& removal, Deadline deadline) {
+  auto cmd = std::make_shared<Command>();
+  cmd->kind = Command::Kind::remove;
+  cmd->removal = removal;
+  return commands_.call(std::move(cmd), deadline);
+}
+
+std::vector<DestinationSnapshot> ClientThread::snapshot() const { return registry_.snapshot(queue_.tail(), steady_ns()); }
+
+void ClientThread::drain_and_stop(std::chrono::milliseconds timeout) {
+  if (!thread_.joinable()) return;
+  auto cmd = std::make_shared<Command>();
+  cmd->kind = Command::Kind::shutdown;
+  cmd->drain_timeout = timeout;
+  commands_.post(std::move(cmd));
+  thread_.join();
+}
+
+// ---------------------------------------------------------------- client thread
+
+void ClientThread::apply(const std::shared_ptr<Command>& cmd) {
+  switch (cmd->kind) {
+    case Command::Kind::add: return apply_add(*cmd);
+    case Command::Kind::remove: return apply_remove(cmd);
+    case Command::Kind::shutdown: return apply_shutdown(*cmd);
+  }
+}
+
+void ClientThread::apply_add(Command& cmd) {
+  const std::string address = cmd.dest->endpoint.str();
+  for (const auto& d : destinations_) {
+    if (peer_of(d->shared()->endpoint) == peer_of(cmd.dest->endpoint))
+      throw CommandError(CommandFailure::duplicate, "destination " + address + " already exists (id " +
+                                                        std::to_string(d->shared()->id) + ")");
+  }
+  if (destinations_.size() >= cfg_.max_destinations)
+    throw CommandError(CommandFailure::limit_reached,
+                       "already " + std::to_string(cfg_.max_destinations) + " destinations (--max-destinations)");
+  if (shutting_down_) throw CommandError(CommandFailure::shutting_down, "relayd is shutting down");
+  auto dest = std::make_unique<Destination>(loop_, queue_, cmd.dest, cmd.start, cfg_.destination);
+  dest->start();
+  destinations_.push_back(std::move(dest));
+  publish_registry();
+  spdlog::info("destination {} added (id {}, framing {}, cursor at message {})", address, cmd.dest->id,
+               to_string(cmd.dest->endpoint.framing), cmd.dest->cursor.get());
+  cmd.done.set_value(snapshot_of(*cmd.dest, queue_.tail(), steady_ns()));
+}
+
+void ClientThread::apply_remove(const std::shared_ptr<Command>& cmd) {
+  const std::uint64_t id = cmd->removal.id;
+  Destination* dest = find(id);
+  if (dest == nullptr) throw CommandError(CommandFailure::unknown_id, "no destination with id " + std::to_string(id));
+  if (drains_.removing(id))
+    throw CommandError(CommandFailure::unknown_id, "destination " + std::to_string(id) + " is already being removed");
+  Drains::Entry entry{id, queue_.tail(), ev_now(loop_), cmd};
+  if (!cmd->removal.drain) {
+    // At once: only this destination; other drains in progress keep their own deadlines.
+    drains_.forget(id);
+    if (!dest->mid_message()) return finish_removal(entry, dest, Drains::Finish::immediate);
+    // Half a frame is on the wire: finish that one message (for at most a second) so the peer
+    // never sees a cut frame, then remove.
+    entry.target = dest->message_in_progress_end();
+    entry.deadline += kFinishMessageSeconds;
+    entry.immediate = true;
+    drains_.add(std::move(entry));
+    return check_drains();
+  }
+  entry.deadline += seconds(cmd->removal.drain_timeout);
+  drains_.add(std::move(entry));
+  dest->begin_drain();
+  dest->on_data();
+  check_drains();
+}
+
+// Shutdown: every destination drains to the final tail, bounded by the timeout; then the loop
+// ends.
+void ClientThread::apply_shutdown(Command& cmd) {
+  shutting_down_ = true;
+  const std::uint64_t tail = queue_.tail();
+  const ev_tstamp deadline = ev_now(loop_) + seconds(cmd.drain_timeout);
+  for (auto& d : destinations_) {
+    d->begin_drain();
+    drains_.drain_to(d->shared()->id, tail, deadline);
+  }
+  cmd.done.set_value({});
+  check_drains();
+}
+
+Destination* ClientThread::find(std::uint64_t id) const {
+  for (const auto& d : destinations_) {
+    if (d->shared()->id == id) return d.get();
+  }
+  return nullptr;
+}
+
+// Finishes every drain that reached its target or its deadline.
+void ClientThread::check_drains() {
+  const auto finished = drains_.take_finished(ev_now(loop_), [this](const Drains::Entry& e) {
+    const Destination* dest = find(e.id);
+    return dest == nullptr || dest->reached(e.target);
+  });
+  for (const auto& f : finished) finish_removal(f.entry, find(f.entry.id), f.how);
+  if (shutting_down_ && drains_.empty()) ev_break(loop_, EVBREAK_ALL);
+}
+
+void ClientThread::finish_removal(const Drains::Entry& e, Destination* dest, Drains::Finish how) {
+  if (dest == nullptr) return;
+  const std::uint64_t left = dest->lag();
+  dest->shared()->counters.dropped_removed.add(left);
+  dest->refresh_gauges();
+  const DestinationSnapshot last = snapshot_of(*dest->shared(), queue_.tail(), steady_ns());
+  if (left > 0 || how == Drains::Finish::timed_out)
+    spdlog::warn("destination {} removed with {} messages unsent{}", last.address, left,
+                 how == Drains::Finish::timed_out   ? " (drain timed out)"
+                 : how == Drains::Finish::immediate ? " (removed at once)"
+                                                    : "");
+  else
+    spdlog::info("destination {} removed, everything queued for it was written", last.address);
+  if (shutting_down_) keep_for_report_.push_back(dest->shared());
+  std::erase_if(destinations_, [&](const auto& p) { return p.get() == dest; });
+  publish_registry();
+  if (e.cmd) e.cmd->done.set_value(last);
+}
+
+void ClientThread::publish_registry() {
+  std::vector<std::shared_ptr<DestinationShared>> now;
+  now.reserve(destinations_.size() + keep_for_report_.size());
+  for (const auto& d : destinations_) now.push_back(d->shared());
+  for (const auto& d : keep_for_report_) now.push_back(d);
+  registry_.publish(std::move(now));
+}
+
+}  // namespace relay

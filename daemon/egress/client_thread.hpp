@@ -1,0 +1,84 @@
+// client_thread: the egress side. One libev loop, on its own thread, owns every destination and
+// its cursor and writes queued messages to every destination.
+//
+// Wake-ups: the server thread calls wake() after each published batch (an ev_async_send, which
+// libev coalesces); the background thread calls it when the eviction floor moves; control
+// commands arrive through the CommandChannel, which calls it too. With nothing queued, no write
+// watcher is active: the loop sleeps.
+//
+// Threads: start(), wake(), add(), remove(), release_callers(), snapshot() and drain_and_stop()
+// on any thread; everything else runs on the client thread.
+#pragma once
+
+#include <ev.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "clock.hpp"
+#include "command_channel.hpp"
+#include "destination.hpp"
+#include "destination_registry.hpp"
+#include "drains.hpp"
+#include "egress_config.hpp"
+
+namespace relay {
+
+class ClientThread {
+ public:
+  ClientThread(Queue& queue, ClientConfig cfg);
+  ~ClientThread();
+  ClientThread(const ClientThread&) = delete;
+  ClientThread& operator=(const ClientThread&) = delete;
+
+  void start();
+  void wake() noexcept;  // any thread
+
+  // Any thread; return once the client thread has applied the change. Throw CommandError.
+  DestinationSnapshot add(Endpoint endpoint, StartAt start, Deadline deadline);
+  DestinationSnapshot remove(const Removal& removal, Deadline deadline);
+
+  // Any thread: callers blocked in add()/remove() give up now (relayd is stopping); what they
+  // asked for still completes, bounded by the shutdown drain.
+  void release_callers() noexcept { commands_.release_callers(); }
+
+  // Any thread: the destinations as they are now.
+  std::vector<DestinationSnapshot> snapshot() const;
+
+  // Gives every destination up to `timeout` to write what is queued, then stops the loop and
+  // joins. Call after the server thread has stopped, so the tail no longer moves.
+  void drain_and_stop(std::chrono::milliseconds timeout);
+
+ private:
+  static void on_wake(struct ev_loop* loop, ev_async* w, int revents);
+  static void on_tick(struct ev_loop* loop, ev_timer* w, int revents);
+
+  void apply(const std::shared_ptr<Command>& cmd);
+  void apply_add(Command& cmd);
+  void apply_remove(const std::shared_ptr<Command>& cmd);
+  void apply_shutdown(Command& cmd);
+  Destination* find(std::uint64_t id) const;
+  void check_drains();
+  void finish_removal(const Drains::Entry& e, Destination* dest, Drains::Finish how);
+  void publish_registry();
+
+  Queue& queue_;
+  ClientConfig cfg_;
+  struct ev_loop* loop_;
+  ev_async wake_{};
+  ev_timer tick_{};
+  CommandChannel commands_;
+  std::vector<std::unique_ptr<Destination>> destinations_;  // client thread only
+  Drains drains_;                                           // client thread only
+  bool shutting_down_ = false;                              // client thread only
+  // Destinations removed by the shutdown drain stay visible so the final stats report them.
+  std::vector<std::shared_ptr<DestinationShared>> keep_for_report_;
+  std::atomic<std::uint64_t> next_id_{1};
+  DestinationRegistry registry_;
+  std::thread thread_;
+};
+
+}  // namespace relay

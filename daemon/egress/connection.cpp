@@ -1,0 +1,155 @@
+#include "connection.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+namespace relay {
+
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+void set_keepalive(int fd, const DestinationConfig& cfg) {
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &cfg.keepalive_idle, sizeof cfg.keepalive_idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &cfg.keepalive_interval, sizeof cfg.keepalive_interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cfg.keepalive_count, sizeof cfg.keepalive_count);
+  // Latency over packet count: batches are already large under load.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+}  // namespace
+
+Connection::Connection(struct ev_loop* loop, DestinationShared& shared, const DestinationConfig& cfg,
+                       ConnectionOwner& owner)
+    : loop_(loop), shared_(shared), cfg_(cfg), owner_(owner), rng_(static_cast<unsigned>(shared.id * 7919 + 17)) {
+  ev_init(&io_, &Connection::on_io);
+  io_.data = this;
+  ev_init(&read_, &Connection::on_read);
+  read_.data = this;
+  ev_init(&timer_, &Connection::on_timer);
+  timer_.data = this;
+}
+
+Connection::~Connection() {
+  ev_io_stop(loop_, &io_);
+  ev_io_stop(loop_, &read_);
+  ev_timer_stop(loop_, &timer_);
+  if (fd_ >= 0) close(fd_);
+}
+
+void Connection::show(DestinationState s) { shared_.state.set(draining_ ? DestinationState::draining : s); }
+
+void Connection::set_draining() {
+  draining_ = true;
+  show(DestinationState::draining);
+}
+
+void Connection::connect_now() {
+  show(DestinationState::connecting);
+  const Endpoint& ep = shared_.endpoint;
+  fd_ = socket(ep.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return lose("socket: " + errno_text(errno), false);
+  set_keepalive(fd_, cfg_);
+  if (connect(fd_, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len) < 0 && errno != EINPROGRESS)
+    return lose("connect: " + errno_text(errno), false);
+  ev_io_set(&io_, fd_, EV_WRITE);
+  ev_io_start(loop_, &io_);
+  ev_timer_set(&timer_, cfg_.connect_timeout, 0.0);
+  ev_timer_start(loop_, &timer_);
+}
+
+void Connection::established() {
+  ev_timer_stop(loop_, &timer_);
+  up_ = true;
+  attempts_ = 0;
+  shared_.counters.connects.add();
+  if (ever_connected_) shared_.counters.reconnects.add();
+  ever_connected_ = true;
+  show(DestinationState::connected);
+  spdlog::info("destination {} connected", shared_.endpoint.str());
+  ev_io_set(&read_, fd_, EV_READ);
+  ev_io_start(loop_, &read_);
+  want_writable(false);
+  owner_.on_connected();
+}
+
+void Connection::lose(const std::string& why, bool was_connected) {
+  ev_io_stop(loop_, &io_);
+  ev_io_stop(loop_, &read_);
+  ev_timer_stop(loop_, &timer_);
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  up_ = false;
+  if (was_connected)
+    shared_.counters.disconnects.add();
+  else
+    shared_.counters.connect_failures.add();
+  // release: readers (snapshot_of) see a fully built string.
+  shared_.last_error.store(std::make_shared<const std::string>(why), std::memory_order_release);
+  // A refused destination would log every backoff step; the first failure of a run is enough.
+  if (was_connected || attempts_ == 0)
+    spdlog::warn("destination {}: {}", shared_.endpoint.str(), why);
+  else
+    spdlog::debug("destination {}: {}", shared_.endpoint.str(), why);
+  schedule_reconnect();
+  owner_.on_lost(was_connected);
+}
+
+// Exponential backoff with "equal jitter": half the delay fixed, half random, so many relays
+// restarted together do not reconnect in lockstep.
+void Connection::schedule_reconnect() {
+  show(DestinationState::backing_off);
+  const double base = std::min(cfg_.reconnect_max, cfg_.reconnect_min * std::pow(2.0, std::min(attempts_, 30u)));
+  ++attempts_;
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  ev_timer_set(&timer_, base * jitter(rng_), 0.0);
+  ev_timer_start(loop_, &timer_);
+}
+
+void Connection::want_writable(bool on) {
+  if (on && !ev_is_active(&io_)) {
+    ev_io_set(&io_, fd_, EV_WRITE);
+    ev_io_start(loop_, &io_);
+  } else if (!on && ev_is_active(&io_)) {
+    ev_io_stop(loop_, &io_);
+  }
+}
+
+void Connection::on_timer(struct ev_loop*, ev_timer* w, int) {
+  auto* self = static_cast<Connection*>(w->data);
+  if (self->fd_ >= 0) return self->lose("connect timed out", false);
+  self->connect_now();
+}
+
+void Connection::on_io(struct ev_loop*, ev_io* w, int) {
+  auto* self = static_cast<Connection*>(w->data);
+  if (self->up_) return self->owner_.on_writable();
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) return self->lose("connect: " + errno_text(err), false);
+  self->established();
+}
+
+// The peer should never send; reading tells us promptly when it closes or resets.
+void Connection::on_read(struct ev_loop*, ev_io* w, int) {
+  auto* self = static_cast<Connection*>(w->data);
+  char scratch[4096];
+  const ssize_t n = recv(self->fd_, scratch, sizeof scratch, MSG_DONTWAIT);
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
+  self->lose(n == 0 ? "peer closed the connection" : "read: " + errno_text(errno), true);
+}
+
+}  // namespace relay

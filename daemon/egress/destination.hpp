@@ -1,0 +1,70 @@
+// destination: one TCP peer that receives every message — its cursor in the queue, its
+// connection (connection.hpp), and the writes that move the cursor (write_progress.hpp).
+//
+// Each write frames as many queued messages as fit (frame_batch.hpp) and sends them with one
+// sendmsg; the messages it completed move the cursor, a message it cut is finished by the next
+// write. A message cut by a broken connection is resent whole on the next one, so every
+// connection carries whole frames; a message fully written to a connection is never sent again
+// (bytes the kernel accepted but the peer never read are lost with the connection — TCP gives no
+// way to know them). When the eviction floor overtakes the cursor, the skipped messages are
+// counted as dropped_lagging, and a message half on the wire is finished first.
+//
+// Thread: client thread only; what other threads read is in DestinationShared.
+#pragma once
+
+#include <ev.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "connection.hpp"
+#include "cursor.hpp"
+#include "destination_shared.hpp"
+#include "egress_config.hpp"
+#include "frame_batch.hpp"
+#include "write_progress.hpp"
+
+namespace relay {
+
+class Destination final : private ConnectionOwner {
+ public:
+  Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<DestinationShared> shared, StartAt start,
+              const DestinationConfig& cfg);
+  Destination(const Destination&) = delete;
+  Destination& operator=(const Destination&) = delete;
+
+  void start() { conn_.start(); }  // first connection attempt
+  void on_data();                  // new messages were published, or the floor moved
+  void begin_drain() { conn_.set_draining(); }
+  bool reached(std::uint64_t target) const;  // every message before `target` fully written
+  bool mid_message() const noexcept { return progress_.mid_message(); }
+  // The drain target that completes the half-written message (see mid_message()).
+  std::uint64_t message_in_progress_end() const noexcept {
+    return cursor_.id() + (progress_.partial() > 0 ? 1 : 0);
+  }
+  std::uint64_t lag() const { return cursor_.lag(); }
+  void refresh_gauges();
+  const std::shared_ptr<DestinationShared>& shared() const noexcept { return shared_; }
+
+ private:
+  void on_connected() override { flush(); }
+  void on_writable() override { flush(); }
+  void on_lost(bool was_connected) override;
+
+  void flush();
+  bool write_carry();
+  bool write_batch();
+  bool wrote(ssize_t n);
+  void apply_floor();
+  void keep_partial_message();
+
+  std::shared_ptr<DestinationShared> shared_;
+  Cursor cursor_;
+  FrameBatch frames_;
+  std::vector<MessageView> views_;
+  WriteProgress progress_;
+  Connection conn_;  // last: its watchers stop before the rest goes
+};
+
+}  // namespace relay

@@ -1,0 +1,232 @@
+#include "queue.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace relay {
+
+namespace {
+
+std::size_t segment_count(const QueueConfig& cfg) {
+  if (cfg.segment_bytes < kRecordHeader + cfg.max_message)
+    throw std::invalid_argument("queue segment smaller than the largest message");
+  // At least three segments: the tail being filled, one being read, one being recycled.
+  return std::max<std::size_t>(3, cfg.max_queue_bytes / cfg.segment_bytes);
+}
+
+void write_header(std::byte* at, std::uint32_t size) {
+  const std::uint8_t le[4] = {static_cast<std::uint8_t>(size), static_cast<std::uint8_t>(size >> 8),
+                              static_cast<std::uint8_t>(size >> 16), static_cast<std::uint8_t>(size >> 24)};
+  std::memcpy(at, le, sizeof le);
+}
+
+}  // namespace
+
+Queue::Queue(QueueConfig cfg)
+    : cfg_(cfg), max_segments_(segment_count(cfg)), slots_(new Slot[cfg.max_cursors]), pool_(cfg.segment_bytes, max_segments_) {
+  // relaxed: no other thread exists yet; thread start-up publishes everything.
+  for (std::size_t i = 0; i < cfg_.max_cursors; ++i) slots_[i].id.store(kFree, std::memory_order_relaxed);
+  Segment* first = pool_.take();
+  if (first == nullptr) throw std::bad_alloc();
+  first->reset(0);
+  prod_.seg = first;
+  oldest_ = first;
+  head_seg_.store(first, std::memory_order_relaxed);
+}
+
+Queue::~Queue() = default;
+
+void Queue::set_hooks(std::function<void()> on_pressure, std::function<void()> on_floor) {
+  on_pressure_ = std::move(on_pressure);
+  on_floor_ = std::move(on_floor);
+}
+
+// ---------------------------------------------------------------- producer
+
+AppendStatus Queue::append(std::span<const std::byte> payload, std::int64_t now_ns) {
+  const auto size = static_cast<std::uint32_t>(payload.size());
+  const std::uint32_t need = static_cast<std::uint32_t>(kRecordHeader) + size;
+  if (prod_.pending.bytes + need > prod_.seg->capacity) {
+    Segment* fresh = next_segment();
+    if (fresh == nullptr) return AppendStatus::full;
+  }
+  std::byte* at = prod_.seg->data + prod_.pending.bytes;
+  write_header(at, size);
+  if (size != 0) std::memcpy(at + kRecordHeader, payload.data(), size);
+  if (now_ns - prod_.last_mark_ns >= 1'000'000) add_mark(now_ns);
+  prod_.pending.bytes += need;
+  prod_.pending.count += 1;
+  prod_.next_id += 1;
+  return AppendStatus::ok;
+}
+
+void Queue::add_mark(std::int64_t now_ns) {
+  Segment* seg = prod_.seg;
+  // relaxed: only the producer writes mark_count.
+  const std::uint32_t n = seg->mark_count.load(std::memory_order_relaxed);
+  if (n == Segment::kMaxMarks) return;
+  seg->marks[n] = TimeMark{prod_.next_id, now_ns};
+  // release: a reader that sees the count sees the entry.
+  seg->mark_count.store(n + 1, std::memory_order_release);
+  prod_.last_mark_ns = now_ns;
+}
+
+void Queue::publish() noexcept {
+  // release: every record written before this store is visible to a cursor that acquires it.
+  prod_.seg->committed.store(prod_.pending.pack(), std::memory_order_release);
+  // release: readers of the tail (lag, stats) see a count no larger than what is readable.
+  tail_id_.store(prod_.next_id, std::memory_order_release);
+}
+
+// Links a fresh segment after the current one. Returns nullptr (and asks the reclaimer for
+// room) when the budget is spent: the caller drops the message — the producer never waits.
+Segment* Queue::next_segment() {
+  Segment* fresh = pool_.take();
+  if (fresh == nullptr) {
+    if (!prod_.full && on_pressure_) on_pressure_();
+    prod_.full = true;
+    return nullptr;
+  }
+  prod_.full = false;
+  publish();  // the old segment's final state, before anyone can see its successor
+  fresh->reset(prod_.next_id);
+  // relaxed RMW: a statistic shared with the reclaimer's decrement; atomicity is all it needs.
+  linked_.fetch_add(1, std::memory_order_relaxed);
+  // release: a cursor that reads `next` sees the fresh segment's reset header, and (by the
+  // publish above) the old segment's final committed value.
+  prod_.seg->next.store(fresh, std::memory_order_release);
+  prod_.seg = fresh;
+  prod_.pending = {};
+  prod_.last_mark_ns = 0;  // first message of every segment gets a mark
+  // Ask for an early reclaim pass when close to the budget, so eviction happens before drops.
+  if (segments_in_use() + 2 >= max_segments_ && on_pressure_) on_pressure_();
+  return fresh;
+}
+
+// ---------------------------------------------------------------- any thread
+
+std::uint64_t Queue::tail() const noexcept {
+  // acquire: pairs with publish(); callers compare it with cursor positions.
+  return tail_id_.load(std::memory_order_acquire);
+}
+
+std::size_t Queue::segments_in_use() const noexcept {
+  // relaxed: a sizing statistic.
+  return linked_.load(std::memory_order_relaxed);
+}
+
+QueueStats Queue::stats() const noexcept {
+  QueueStats s;
+  s.tail = tail();
+  // relaxed: statistics; each value is individually current enough for reporting.
+  s.head = head_id_.load(std::memory_order_relaxed);
+  s.items = s.tail > s.head ? s.tail - s.head : 0;
+  s.reclaim_point = last_reclaim_point_.load(std::memory_order_relaxed);
+  s.segments_in_use = segments_in_use();
+  s.bytes_in_use = s.segments_in_use * cfg_.segment_bytes;
+  s.max_queue_bytes = max_segments_ * cfg_.segment_bytes;
+  s.evictions = evictions_.load(std::memory_order_relaxed);
+  return s;
+}
+
+// ---------------------------------------------------------------- reclaimer
+
+std::uint64_t Queue::min_cursor(std::uint64_t none_value) const noexcept {
+  // Slots hold position keys (see position_key); kReserved/kFree are above every key.
+  std::uint64_t lowest = none_value;
+  for (std::size_t i = 0; i < cfg_.max_cursors; ++i) {
+    // seq_cst: the joining handshake (QUEUE.md "Joining") needs this load ordered after the
+    // reclaimer's head_id_ store; it also acquires the cursor's reads of segment memory.
+    const std::uint64_t id = slots_[i].id.load(std::memory_order_seq_cst);
+    if (id < kReserved) lowest = std::min(lowest, id);
+  }
+  return lowest;
+}
+
+std::size_t Queue::reserve_slot() {
+  for (std::size_t i = 0; i < cfg_.max_cursors; ++i) {
+    std::uint64_t expected = kFree;
+    // acq_rel: taking a slot must not be reordered with the previous owner's release of it.
+    if (slots_[i].id.compare_exchange_strong(expected, kReserved, std::memory_order_acq_rel)) return i;
+  }
+  throw std::length_error("no free cursor slot");
+}
+
+ReclaimResult Queue::reclaim() {
+  ReclaimResult r;
+  r.floor_raised = raise_floor_if_needed();
+  const std::uint64_t none = position_key(tail(), true);
+  const std::uint64_t k1 = min_cursor(none);
+  const std::uint64_t r1 = k1 >> 1;
+  // relaxed: only this thread writes head_seg_.
+  Segment* head = head_seg_.load(std::memory_order_relaxed);
+  // acquire on next: pairs with the producer's link; its first_id is then visible.
+  for (Segment* n = head->next.load(std::memory_order_acquire); n != nullptr && n->first_id <= r1;
+       n = head->next.load(std::memory_order_acquire)) {
+    head = n;
+  }
+  // seq_cst (both): announce the new oldest readable position before the second scan below.
+  head_seg_.store(head, std::memory_order_seq_cst);
+  head_id_.store(head->first_id, std::memory_order_seq_cst);
+  const std::uint64_t k2 = min_cursor(none);
+  const std::size_t before = segments_in_use();
+  pool_.plan_pass();
+  free_segments(std::min(k1, k2));
+  r.segments_freed = before - segments_in_use();
+  r.reclaim_point = r1;
+  // relaxed: statistics.
+  last_reclaim_point_.store(r1, std::memory_order_relaxed);
+  r.floor = floor_id_.load(std::memory_order_relaxed);
+  return r;
+}
+
+// Recycles segments from the oldest while every cursor has moved past all their messages.
+void Queue::free_segments(std::uint64_t limit_key) {
+  // relaxed: head_seg_ is written by this thread only.
+  Segment* head = head_seg_.load(std::memory_order_relaxed);
+  while (oldest_ != head) {
+    // acquire: pairs with the producer's link of `next`.
+    Segment* n = oldest_->next.load(std::memory_order_acquire);
+    // A cursor whose id equals n->first_id but which has not stepped into n yet (key even)
+    // still reads oldest_->next: only a key above n's "entered" key frees oldest_.
+    if (position_key(n->first_id, false) >= limit_key) break;
+    pool_.give(oldest_);
+    // relaxed RMW: statistic, see next_segment().
+    linked_.fetch_sub(1, std::memory_order_relaxed);
+    oldest_ = n;
+  }
+}
+
+// The slow-destination policy, part 1 (part 2 is the drop in next_segment()):
+// when the segments in use come within 1/16 of the budget (at least one segment), raise the
+// eviction floor to the first id of the segment that brings usage back to 7/8 of the budget (at
+// least two segments free). Cursors below the floor skip to it
+// (Cursor::skip_to_floor, counted as dropped_lagging by their destination), so a slow or dead
+// destination costs the others nothing and the producer never blocks.
+bool Queue::raise_floor_if_needed() {
+  const std::size_t in_use = segments_in_use();
+  const std::size_t high = max_segments_ - std::max<std::size_t>(1, max_segments_ / 16);
+  if (in_use < high) return false;
+  // After eviction at least two segments (or 1/8 of the budget) are free again: room for the
+  // producer while the client thread moves cursors and the next pass recycles.
+  const std::size_t keep = max_segments_ - std::max<std::size_t>(2, max_segments_ / 8);
+  std::size_t drop = in_use > keep ? in_use - keep : 1;
+  Segment* s = oldest_;
+  for (; drop > 0; --drop) {
+    // acquire: pairs with the producer's link.
+    Segment* n = s->next.load(std::memory_order_acquire);
+    if (n == nullptr) break;
+    s = n;
+  }
+  // relaxed: only this thread writes floor_id_.
+  if (s->first_id <= floor_id_.load(std::memory_order_relaxed)) return false;
+  // release: cursors that see the floor may walk to it; segments up to it stay linked.
+  floor_id_.store(s->first_id, std::memory_order_release);
+  // relaxed: statistic.
+  evictions_.fetch_add(1, std::memory_order_relaxed);
+  if (on_floor_) on_floor_();
+  return true;
+}
+
+}  // namespace relay

@@ -1,0 +1,141 @@
+#include "command_line.hpp"
+
+#include "segment.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace relay {
+
+namespace {
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+// Segments hold at least a few of the largest messages; 1 MiB otherwise (QUEUE.md "Segments").
+std::size_t segment_size_for(std::uint32_t max_message) {
+  const std::size_t need = 4 * (std::size_t{max_message} + kRecordHeader);
+  const std::size_t granule = 64 * 1024;
+  return std::max(kMiB, (need + granule - 1) / granule * granule);
+}
+
+struct RawOptions {
+  std::string listen = kDefaultListen;
+  std::vector<std::string> destinations;
+  std::vector<std::string> extra_listeners;
+  std::size_t max_queue_bytes = 256 * kMiB;
+  std::size_t rcvbuf = 32 * kMiB;
+  int coalesce_us = 500;
+};
+
+// CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
+const CLI::Validator kNotNegative(
+    [](std::string& v) { return v.find('-') == std::string::npos ? std::string{} : "must not be negative: " + v; }, "SIZE");
+
+void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
+  app.add_option("LISTEN", raw.listen, "Where messages come in: udp@HOST:PORT or tcp@HOST:PORT (lp32le frames)")
+      ->capture_default_str();
+  app.add_option("DEST", raw.destinations, "Destinations: tcp@HOST:PORT[?framing=lp32le|lp32be|line|raw]");
+  app.add_option("--listen", raw.extra_listeners, "Another listener besides LISTEN (repeatable), e.g. --listen udp@[::1]:2008")
+      ->allow_extra_args(false);  // one address per --listen: later words stay LISTEN and DEST
+  app.add_option("--max-queue-bytes", raw.max_queue_bytes,
+                 "Queue memory budget (e.g. 256MiB, 1GiB); destinations that fall further behind skip ahead")
+      ->check(kNotNegative)
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--max-message-size", cfg.ingest.max_message, "Largest message accepted, in bytes; longer ones are counted and dropped")
+      ->check(CLI::Range(1U, 16U << 20))
+      ->capture_default_str();
+  app.add_option("--rcvbuf", raw.rcvbuf, "UDP receive buffer to request (SO_RCVBUF), e.g. 32MiB")
+      ->check(kNotNegative)
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")->check(CLI::Range(1U, 1024U))->capture_default_str();
+  app.add_option("--coalesce-us", raw.coalesce_us,
+                 "Under heavy traffic (a wait would collect 128+ messages), microseconds the server thread lets "
+                 "datagrams accumulate between polls: less CPU per message for at most this much added latency; "
+                 "0 polls at once")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  app.add_flag("--udp-gro", cfg.ingest.udp_gro,
+               "Let the kernel hand over trains of same-sized datagrams from one sender as one buffer (UDP_GRO): "
+               "much less CPU per message for senders that use UDP GSO, or behind NICs that coalesce UDP");
+  app.add_option("--stats-interval", cfg.background.stats_interval, "Seconds between statistics log lines; 0 turns them off")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--drain-timeout", cfg.drain_timeout, "Seconds destinations get to flush the queue on SIGTERM/SIGINT")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--reconnect-min", cfg.client.destination.reconnect_min, "First reconnect delay in seconds (doubles each failure, with jitter)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--reconnect-max", cfg.client.destination.reconnect_max, "Longest reconnect delay in seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--connect-timeout", cfg.client.destination.connect_timeout, "Seconds a TCP connect may take")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-destinations", cfg.client.max_destinations, "Most destinations at once")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--control", cfg.control, "gRPC control address: HOST:PORT, unix:/path, or none")->capture_default_str();
+  app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+}
+
+void resolve(const RawOptions& raw, Config& cfg) {
+  cfg.listen.push_back(parse_endpoint(raw.listen, false));
+  for (const auto& l : raw.extra_listeners) cfg.listen.push_back(parse_endpoint(l, false));
+  for (const auto& d : raw.destinations) {
+    Endpoint ep = parse_endpoint(d, true);
+    if (ep.transport != Transport::tcp) throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT", d));
+    cfg.destinations.push_back(std::move(ep));
+  }
+  if (cfg.client.destination.reconnect_max < cfg.client.destination.reconnect_min)
+    throw EndpointError("--reconnect-max must not be below --reconnect-min");
+  cfg.queue.max_message = cfg.ingest.max_message;
+  cfg.queue.segment_bytes = segment_size_for(cfg.ingest.max_message);
+  if (raw.max_queue_bytes < 4 * cfg.queue.segment_bytes)
+    throw EndpointError(fmt::format("--max-queue-bytes must be at least {} bytes (4 segments)", 4 * cfg.queue.segment_bytes));
+  cfg.queue.max_queue_bytes = raw.max_queue_bytes;
+  cfg.queue.max_cursors = cfg.client.max_destinations;
+  if (raw.rcvbuf > (std::size_t{1} << 30)) throw EndpointError("--rcvbuf must be at most 1GiB");
+  cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
+  if (cfg.control == "none") cfg.control.clear();
+  cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
+}
+
+}  // namespace
+
+Config parse_command_line(int argc, const char* const* argv) {
+  CLI::App app{"relayd: receives messages over UDP (or TCP) and relays every one to every TCP destination.", "relayd"};
+  app.set_version_flag("--version", RELAY_VERSION);
+  app.footer(
+      "Examples:\n"
+      "  relayd udp@127.0.0.1:2008 tcp@127.0.0.1:2009 tcp@127.0.0.1:2010\n"
+      "  relayd udp@[::1]:2008 'tcp@10.0.0.5:2003?framing=line' --max-queue-bytes 1GiB\n"
+      "Exit status: 0 after a clean shutdown, 1 when start-up fails, 2 on a usage error.");
+  Config cfg;
+  RawOptions raw;
+  add_options(app, raw, cfg);
+  try {
+    app.parse(argc, argv);
+    resolve(raw, cfg);
+  } catch (const CLI::CallForHelp& e) {
+    throw CommandLineExit{app.exit(e)};
+  } catch (const CLI::CallForVersion& e) {
+    throw CommandLineExit{app.exit(e)};
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "relayd: %s (see relayd --help)\n", e.what());
+    throw CommandLineExit{2};
+  } catch (const EndpointError& e) {
+    std::fprintf(stderr, "relayd: %s (see relayd --help)\n", e.what());
+    throw CommandLineExit{2};
+  }
+  return cfg;
+}
+
+}  // namespace relay

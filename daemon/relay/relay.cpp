@@ -1,0 +1,126 @@
+#include "relay.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "stats_report.hpp"
+
+namespace relay {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// The client thread's refusal in the API's terms: a status code, and the request field at fault.
+ApiError api_error(const CommandError& e) {
+  switch (e.failure()) {
+    case CommandFailure::duplicate: return ApiError(ApiCode::already_exists, e.what(), "address");
+    case CommandFailure::unknown_id: return ApiError(ApiCode::not_found, e.what(), "id");
+    case CommandFailure::limit_reached: return ApiError(ApiCode::resource_exhausted, e.what());
+    case CommandFailure::shutting_down: return ApiError(ApiCode::unavailable, e.what());
+    case CommandFailure::timed_out: return ApiError(ApiCode::deadline_exceeded, e.what());
+  }
+  return ApiError(ApiCode::unavailable, e.what());
+}
+
+}  // namespace
+
+Relay::Relay(const Config& cfg)
+    : cfg_(cfg),
+      started_(std::chrono::steady_clock::now()),
+      queue_(cfg.queue),
+      client_(queue_, cfg.client),
+      background_(queue_, cfg.background, [this] { log_stats(); }),
+      server_(queue_, cfg.listen, cfg.ingest, [this] { client_.wake(); }) {
+  queue_.set_hooks([this] { background_.pressure(); }, [this] { client_.wake(); });
+}
+
+Relay::~Relay() { shutdown(); }
+
+void Relay::start() {
+  client_.start();
+  background_.start();
+  server_.start();
+  running_ = true;
+  const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (const auto& ep : cfg_.destinations) client_.add(ep, StartAt::tail, deadline);
+  if (cfg_.destinations.empty())
+    spdlog::info("no destination yet: add one with `relayctl dest add tcp@HOST:PORT` or restart with relayd LISTEN tcp@HOST:PORT");
+}
+
+void Relay::shutdown() {
+  if (!running_) return;
+  running_ = false;
+  server_.stop();  // nothing new arrives; the tail is final
+  const auto timeout = std::chrono::milliseconds(static_cast<long long>(cfg_.drain_timeout * 1000));
+  spdlog::info("shutting down: {} messages received; draining destinations for up to {:.1f} s", queue_.tail(), cfg_.drain_timeout);
+  client_.drain_and_stop(timeout);
+  background_.stop();
+  log_stats();
+}
+
+void Relay::log_stats() {
+  auto now = std::make_unique<StatsSnapshot>(stats());
+  for (const auto& line : format_stats(*now, last_report_.get())) spdlog::info("{}", line);
+  last_report_ = std::move(now);
+}
+
+DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Deadline deadline) {
+  Endpoint ep;
+  try {
+    ep = parse_endpoint(req.address, true);
+  } catch (const EndpointError& e) {
+    throw ApiError(ApiCode::invalid_argument, e.what(), "address");
+  }
+  if (ep.transport != Transport::tcp) throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT", "address");
+  if (req.framing) ep.framing = *req.framing;
+  try {
+    return client_.add(std::move(ep), req.start, deadline);
+  } catch (const CommandError& e) {
+    throw api_error(e);
+  }
+}
+
+DestinationSnapshot Relay::remove_destination(const RemoveDestinationRequest& req, Deadline deadline) {
+  try {
+    return client_.remove(Removal{req.id, req.drain, req.drain_timeout}, deadline);
+  } catch (const CommandError& e) {
+    throw api_error(e);
+  }
+}
+
+std::vector<DestinationSnapshot> Relay::destinations() const { return client_.snapshot(); }
+
+std::vector<ListenerSnapshot> Relay::listener_snapshots() const {
+  std::vector<ListenerSnapshot> out;
+  for (const auto& l : server_.listeners())
+    out.push_back(ListenerSnapshot{l.address, l.rcvbuf_granted_bytes, read(*l.counters)});
+  return out;
+}
+
+StatsSnapshot Relay::stats() const {
+  StatsSnapshot s;
+  s.unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  s.uptime_seconds = seconds_since(started_);
+  s.listeners = listener_snapshots();
+  for (const auto& l : s.listeners) s.received += l.counters;
+  s.queue = queue_.stats();
+  s.destinations = client_.snapshot();
+  s.ingest_wait_seconds = server_.ingest_wait_seconds();
+  return s;
+}
+
+RelayInfo Relay::info() const {
+  RelayInfo i;
+  i.version = RELAY_VERSION;
+  i.uptime_seconds = seconds_since(started_);
+  i.listeners = listener_snapshots();
+  i.control_address = cfg_.control;
+  i.max_queue_bytes = queue_.stats().max_queue_bytes;
+  i.max_message_bytes = cfg_.ingest.max_message;
+  i.max_destinations = static_cast<std::uint32_t>(cfg_.client.max_destinations);
+  return i;
+}
+
+}  // namespace relay

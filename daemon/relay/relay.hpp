@@ -1,0 +1,55 @@
+// relay: one running relayd — the queue and its three threads — and the RelayApi the control
+// plane calls. Construction binds every listener (so a bad address fails before anything runs);
+// start() starts the threads; shutdown() stops receiving, drains, and stops.
+//
+//   server thread ──append──▶ queue ──cursors──▶ client thread ──▶ destinations
+//                     │ wake (ev_async)   ▲ reclaim / floor
+//                     └──────────────▶ background thread
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "background_thread.hpp"
+#include "client_thread.hpp"
+#include "relay_config.hpp"
+#include "queue.hpp"
+#include "relay_api.hpp"
+#include "server_thread.hpp"
+
+namespace relay {
+
+class Relay final : public RelayApi {
+ public:
+  explicit Relay(const Config& cfg);
+  ~Relay() override;
+
+  // Starts the threads and adds the command line's destinations.
+  void start();
+  // Control calls still waiting (e.g. a draining removal) return UNAVAILABLE at once, so the
+  // control server can stop without waiting for them.
+  void release_control_callers() noexcept { client_.release_callers(); }
+  // Stops receiving, gives destinations up to the drain timeout, stops every thread.
+  void shutdown();
+  void log_stats();
+
+  DestinationSnapshot add_destination(const AddDestinationRequest& req, Deadline deadline) override;
+  DestinationSnapshot remove_destination(const RemoveDestinationRequest& req, Deadline deadline) override;
+  std::vector<DestinationSnapshot> destinations() const override;
+  StatsSnapshot stats() const override;
+  RelayInfo info() const override;
+
+ private:
+  std::vector<ListenerSnapshot> listener_snapshots() const;
+
+  Config cfg_;
+  std::chrono::steady_clock::time_point started_;
+  Queue queue_;
+  ClientThread client_;
+  BackgroundThread background_;
+  ServerThread server_;
+  bool running_ = false;
+  std::unique_ptr<StatsSnapshot> last_report_;  // background thread only (stats log rates)
+};
+
+}  // namespace relay

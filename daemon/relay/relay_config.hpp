@@ -1,0 +1,31 @@
+// relay_config: everything one running relay is told at start-up, as one plain struct
+// (filled by command_line.hpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "background_config.hpp"
+#include "egress_config.hpp"
+#include "endpoint.hpp"
+#include "ingest_config.hpp"
+#include "queue_config.hpp"
+
+namespace relay {
+
+inline constexpr const char* kDefaultListen = "udp@127.0.0.1:2008";
+inline constexpr const char* kDefaultControl = "127.0.0.1:50051";
+
+struct Config {
+  std::vector<Endpoint> listen;
+  std::vector<Endpoint> destinations;
+  QueueConfig queue;
+  IngestConfig ingest;
+  ClientConfig client;
+  BackgroundConfig background;
+  double drain_timeout = 5.0;             // s
+  std::string control = kDefaultControl;  // empty: no control service
+  std::string log_level = "info";
+};
+
+}  // namespace relay
