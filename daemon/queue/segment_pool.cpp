@@ -43,9 +43,7 @@ Segment* SegmentPool::take() {
   return all_.back().get();
 }
 
-// Keeps twice what the producer took since the last pass (recycled or new), so a steady stream
-// always finds warm segments; when the stream slows the spare shrinks by one segment per pass
-// (50 per second at the 20 ms reclaim interval). At most a quarter of the budget stays warm.
+// The sizing rule and why it follows the producer: QUEUE.md "Warm spare".
 void SegmentPool::plan_pass() {
   // relaxed (both): counts only; a stale value just sizes this pass's spare a little smaller.
   const std::size_t taken = taken_.load(std::memory_order_relaxed) + allocated_.load(std::memory_order_relaxed);

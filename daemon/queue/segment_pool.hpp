@@ -3,11 +3,9 @@
 // The producer takes segments (a recycled one first, else a freshly mapped one while under the
 // budget); the reclaimer gives back segments every cursor has passed. The hand-back is a
 // single-producer/single-consumer ring (reclaimer → producer), so neither side ever blocks.
-// Segments beyond a warm spare have their pages returned to the kernel (MADV_DONTNEED) before
-// they enter the ring, so RSS follows the queue's real size, not its high-water mark. The warm
-// spare follows the producer's appetite (see plan_pass): a fixed small spare made a steady
-// 200 MB/s stream fault in and zero every other segment, a quarter of relayd's CPU at 1 KB messages.
-// Mappings are only unmapped when the pool is destroyed, after every thread has stopped.
+// Segments beyond a warm spare have their pages returned to the kernel; how the spare is sized
+// and why is told in QUEUE.md ("Warm spare"). Mappings are only unmapped when the pool is
+// destroyed, after every thread has stopped.
 #pragma once
 
 #include <atomic>

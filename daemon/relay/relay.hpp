@@ -49,7 +49,10 @@ class Relay final : public RelayApi {
   BackgroundThread background_;
   ServerThread server_;
   bool running_ = false;
-  std::unique_ptr<StatsSnapshot> last_report_;  // background thread only (stats log rates)
+  // The previous stats log line's snapshot, for its rates. Touched by log_stats() only: on the
+  // background thread while it runs, then once more by shutdown() on the main thread after the
+  // background thread has been joined, so never by two threads at once.
+  std::unique_ptr<StatsSnapshot> last_report_;
 };
 
 }  // namespace relay
