@@ -13,7 +13,7 @@ double rate(std::uint64_t now, std::uint64_t before, double seconds) {
 #define RELAY_FORMAT_VALUE(name, unit, desc) out += fmt::format(" " #name "={}", v.name);
 
 std::string listener_line(const ListenerSnapshot& l, const ListenerSnapshot* before, double seconds) {
-  std::string out = fmt::format("stats listener={} rcvbuf={}", l.address, l.rcvbuf_granted_bytes);
+  std::string out = fmt::format("stats listener={} rcvbuf_granted_bytes={}", l.address, l.rcvbuf_granted_bytes);
   const ListenerValues& v = l.counters;
   RELAY_LISTENER_COUNTERS(RELAY_FORMAT_VALUE)
   if (before != nullptr)
