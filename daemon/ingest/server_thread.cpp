@@ -135,6 +135,7 @@ void ServerThread::stop() {
     ev_prepare_stop(loop_, &impl_->pace);
   }
   for (auto& l : listeners_) l->stop();
+  queue_.hand_over_producer();
   queue_.publish();
 }
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "check.hpp"
+
 namespace relay {
 
 namespace {
@@ -45,6 +47,8 @@ void Queue::set_hooks(std::function<void()> on_pressure, std::function<void()> o
 // ---------------------------------------------------------------- producer
 
 AppendStatus Queue::append(std::span<const std::byte> payload, std::int64_t now_ns) {
+  RELAY_ASSERT(prod_.owner.held_by_caller(), "the queue has one producer thread");
+  RELAY_ASSERT(payload.size() <= cfg_.max_message, "append() takes messages up to max_message only");
   const auto size = static_cast<std::uint32_t>(payload.size());
   const std::uint32_t need = static_cast<std::uint32_t>(kRecordHeader) + size;
   if (prod_.pending.bytes + need > prod_.seg->capacity) {
@@ -73,6 +77,7 @@ void Queue::add_mark(std::int64_t now_ns) {
 }
 
 void Queue::publish() noexcept {
+  RELAY_ASSERT(prod_.owner.held_by_caller(), "the queue has one producer thread");
   // release: every record written before this store is visible to a cursor that acquires it.
   prod_.seg->committed.store(prod_.pending.pack(), std::memory_order_release);
   // release: readers of the tail (lag, stats) see a count no larger than what is readable.
@@ -154,6 +159,7 @@ std::size_t Queue::reserve_slot() {
 }
 
 ReclaimResult Queue::reclaim() {
+  RELAY_ASSERT(reclaimer_.held_by_caller(), "the queue has one reclaiming thread");
   ReclaimResult r;
   r.floor_raised = raise_floor_if_needed();
   const std::uint64_t none = position_key(tail(), true);

@@ -26,6 +26,7 @@
 #include "queue_config.hpp"
 #include "segment.hpp"
 #include "segment_pool.hpp"
+#include "thread_owner.hpp"
 
 namespace relay {
 
@@ -75,6 +76,8 @@ class Queue {
   AppendStatus append(std::span<const std::byte> payload, std::int64_t now_ns);
   // Makes everything appended so far visible: one release store per batch, not per message.
   void publish() noexcept;
+  // The producing thread has been joined; the joining thread may produce from now on.
+  void hand_over_producer() noexcept { prod_.owner.hand_over(); }
 
   // ---- any thread ----
   std::uint64_t tail() const noexcept;
@@ -85,9 +88,12 @@ class Queue {
 
  private:
   friend class Cursor;
+  // One cursor's published position, alone on its cache line: each cursor's thread writes its
+  // own slot on every advance while the reclaimer reads them all.
   struct alignas(kCacheLine) Slot {
     std::atomic<std::uint64_t> id;
   };
+  static_assert(sizeof(Slot) == kCacheLine);
   // A cursor publishes a position key, not its bare id: 2*id, plus 1 when the cursor stands at
   // the first message of its current segment (it no longer reads the previous segment). A
   // cursor at the end of a sealed segment has the same id as the successor's first message but
@@ -117,7 +123,9 @@ class Queue {
     std::int64_t last_mark_ns = 0;
     std::size_t allocated = 0;  // segments ever mapped (never above max_segments_)
     bool full = false;          // inside a run of dropped appends
+    ThreadOwner owner;          // debug check of the single-producer rule
   } prod_;
+  static_assert(sizeof(Producer) % kCacheLine == 0, "nothing another thread writes shares its line");
 
   // Published tail: release by the producer in publish(); readers acquire.
   alignas(kCacheLine) std::atomic<std::uint64_t> tail_id_{0};
@@ -135,6 +143,7 @@ class Queue {
 
   // Reclaimer-private: the oldest segment not yet recycled (may precede head_seg_).
   Segment* oldest_ = nullptr;
+  ThreadOwner reclaimer_;  // debug check: one reclaiming thread
 
   std::unique_ptr<Slot[]> slots_;
   SegmentPool pool_;
