@@ -54,6 +54,11 @@ struct alignas(kCacheLine) DestinationCounters {
   RELAY_DESTINATION_COUNTERS(RELAY_DECLARE_COUNTER)
 };
 
+// A counter is one lock-free word, so a table of them packs and a reader never takes a lock.
+static_assert(sizeof(Counter) == sizeof(std::uint64_t) && std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(alignof(ListenerCounters) == kCacheLine && sizeof(ListenerCounters) % kCacheLine == 0);
+static_assert(alignof(DestinationCounters) == kCacheLine && sizeof(DestinationCounters) % kCacheLine == 0);
+
 // Plain copies, for snapshots handed to readers.
 #define RELAY_DECLARE_VALUE(name, unit, desc) std::uint64_t name = 0;
 struct ListenerValues {

@@ -69,4 +69,13 @@ struct Segment {
   }
 };
 
+// The protocol is lock-free only if these atomics are (no hidden lock on the data path).
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<Segment*>::is_always_lock_free);
+static_assert(sizeof(Committed) == sizeof(std::uint64_t), "count and bytes pack into one atomic word");
+// The producer rewrites `committed` on every publish: it starts its own cache line, away from
+// the read-only header fields every cursor loads.
+static_assert(alignof(Segment) == kCacheLine);
+static_assert(kRecordHeader == sizeof(std::uint32_t), "records start with a u32 length (lp32le)");
+
 }  // namespace relay
