@@ -6,6 +6,8 @@
 //   tcp@HOST:PORT?framing=F  a TCP destination with framing F: lp32le (default), lp32be, line, raw
 // HOST is an IPv4 address, a bracketed IPv6 address ([::1]) or a name resolved once at parse time
 // (localhost). Parsing throws EndpointError with a one-line reason naming the bad part.
+// Thread: any; parse_endpoint may block in the resolver, so it runs at start-up (main thread) or
+// on a control thread, never on the data path.
 #pragma once
 
 #include <sys/socket.h>

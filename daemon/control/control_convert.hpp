@@ -1,5 +1,6 @@
 // control_convert: translation between relayd's core types and the relay.v1 proto messages.
-// Pure functions, no I/O: the control service and its tests share them.
+// Pure functions, no I/O, any thread: the control service (on gRPC's threads) and its tests
+// share them.
 #pragma once
 
 #include <optional>

@@ -3,6 +3,7 @@
 //
 // A frame longer than --max-message-size cannot be skipped safely (the peer may be speaking
 // another protocol), so it closes that connection only; every other connection carries on.
+// Thread: server thread, like every listener (listener.hpp).
 #pragma once
 
 #include <ev.h>

@@ -5,6 +5,7 @@
 // from SO_RXQ_OVFL and counted as kernel_drops. With --udp-gro the kernel may hand over a train
 // of equal-sized datagrams from one sender (UDP GSO senders; GRO on real NICs) as one buffer,
 // with the segment size in a UDP_GRO control message; it is split back into its datagrams here.
+// Thread: server thread, like every listener (listener.hpp).
 #pragma once
 
 #include <ev.h>

@@ -1,4 +1,4 @@
-// command_line: relayd's command line, parsed with CLI11 into a Config.
+// command_line: relayd's command line, parsed with CLI11 into a Config. Main thread, at start-up.
 #pragma once
 
 #include "relay_config.hpp"
