@@ -64,7 +64,7 @@ class Connection {
 
   struct ev_loop* loop_;
   DestinationShared& shared_;
-  const DestinationConfig& cfg_;
+  const DestinationConfig cfg_;
   ConnectionOwner& owner_;
   int fd_ = -1;
   ev_io io_{};        // writable: connect completion and socket space
