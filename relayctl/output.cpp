@@ -4,7 +4,10 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <map>
+#include <string_view>
 
 #include "counter_fields.hpp"
 #include "table.hpp"
@@ -36,14 +39,21 @@ std::string enum_word(const std::string& full, std::string_view prefix) {
 }
 
 std::string count(std::uint64_t v) { return std::to_string(v); }
+std::string bytes(std::uint64_t v) { return format_bytes(static_cast<double>(v)); }
 
 }  // namespace
 
 std::string framing_name(pb::Framing f) { return enum_word(pb::Framing_Name(f), "FRAMING_"); }
 std::string state_name(pb::DestinationState s) { return enum_word(pb::DestinationState_Name(s), "DESTINATION_STATE_"); }
 
+std::string column_title(std::string_view name) {
+  std::string t(name);
+  std::ranges::transform(t, t.begin(), [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); });
+  return t;
+}
+
 std::string format_counter(std::uint64_t value, std::string_view unit) {
-  if (unit == "bytes") return format_bytes(static_cast<double>(value));
+  if (unit == "bytes") return bytes(value);
   return fmt::format("{} {}", value, unit);
 }
 
@@ -58,7 +68,7 @@ void print_destination(std::ostream& out, const pb::Destination& d) {
   t.add_row({"lag_seconds", fmt::format("{:.3f}", d.lag_seconds()), "seconds"});
   for (const auto& f : kDestinationCounterFields) {
     const std::uint64_t v = (d.counters().*f.get)();
-    const std::string human = f.unit == "bytes" && v >= 1024 ? " (" + format_bytes(static_cast<double>(v)) + ")" : "";
+    const std::string human = f.unit == "bytes" && v >= 1024 ? " (" + bytes(v) + ")" : "";
     t.add_row({std::string(f.name), count(v), std::string(f.unit) + human});
   }
   t.add_row({"last_error", d.last_error().empty() ? "-" : d.last_error()});
@@ -67,34 +77,55 @@ void print_destination(std::ostream& out, const pb::Destination& d) {
 
 namespace {
 
+// One column per counter of the table, in its order: a counter added there appears here.
+template <typename Message, std::size_t N>
+void add_counter_columns(std::vector<Column>& columns, const std::array<CounterField<Message>, N>& fields) {
+  for (const auto& f : fields) columns.push_back({column_title(f.name), Align::right});
+}
+
+template <typename Message, std::size_t N>
+void add_counter_cells(std::vector<std::string>& row, const Message& counters,
+                       const std::array<CounterField<Message>, N>& fields) {
+  for (const auto& f : fields) {
+    const std::uint64_t v = (counters.*f.get)();
+    row.push_back(f.unit == "bytes" ? bytes(v) : count(v));
+  }
+}
+
+// Watch mode: per-second rates of the two counters named, titled after them ("SENT_BYTES/s").
+void add_rate_columns(std::vector<Column>& columns, std::string_view messages, std::string_view byte_count) {
+  columns.push_back({column_title(messages) + "/s", Align::right});
+  columns.push_back({column_title(byte_count) + "/s", Align::right});
+}
+
+void add_rate_cells(std::vector<std::string>& row, const Rate* rate) {
+  row.push_back(rate ? format_message_rate(rate->messages) : "-");
+  row.push_back(rate ? format_byte_rate(rate->bytes) : "-");
+}
+
+template <typename Key>
+const Rate* find_rate(const std::map<Key, Rate>& rates, const Key& key) {
+  const auto it = rates.find(key);
+  return it == rates.end() ? nullptr : &it->second;
+}
+
 std::vector<Column> destination_columns(bool with_rates) {
-  std::vector<Column> c{{"ID", Align::right}, {"DESTINATION"}, {"FRAMING"}, {"STATE"},
-                        {"SENT (msg)", Align::right}, {"SENT", Align::right}};
-  if (with_rates) {
-    c.push_back({"RATE", Align::right});
-    c.push_back({"THROUGHPUT", Align::right});
-  }
-  for (Column extra : {Column{"LAG (msg)", Align::right}, Column{"LAG", Align::right},
-                       Column{"DROPPED LAGGING", Align::right}, Column{"RECONNECTS", Align::right},
-                       Column{"LAST ERROR"}}) {
-    c.push_back(std::move(extra));
-  }
+  std::vector<Column> c{{"ID", Align::right}, {"ADDRESS"}, {"FRAMING"}, {"STATE"}};
+  if (with_rates) add_rate_columns(c, "sent_messages", "sent_bytes");
+  for (const char* name : {"cursor", "lag_messages", "lag_seconds"}) c.push_back({column_title(name), Align::right});
+  add_counter_columns(c, kDestinationCounterFields);
+  c.push_back({column_title("last_error")});
   return c;
 }
 
 std::vector<std::string> destination_row(const pb::Destination& d, const StatsRates* rates) {
-  const auto& n = d.counters();
-  std::vector<std::string> row{count(d.id()), d.address(), framing_name(d.framing()), state_name(d.state()),
-                               count(n.sent_messages()), format_bytes(static_cast<double>(n.sent_bytes()))};
-  if (rates) {
-    const auto it = rates->destinations.find(d.id());
-    row.push_back(it == rates->destinations.end() ? "-" : format_message_rate(it->second.messages));
-    row.push_back(it == rates->destinations.end() ? "-" : format_byte_rate(it->second.bytes));
-  }
-  for (std::string cell : {count(d.lag_messages()), format_seconds(d.lag_seconds()), count(n.dropped_lagging()),
-                           count(n.reconnects()), d.last_error()}) {
+  std::vector<std::string> row{count(d.id()), d.address(), framing_name(d.framing()), state_name(d.state())};
+  if (rates) add_rate_cells(row, find_rate(rates->destinations, d.id()));
+  for (std::string cell : {count(d.cursor()), count(d.lag_messages()), format_seconds(d.lag_seconds())}) {
     row.push_back(std::move(cell));
   }
+  add_counter_cells(row, d.counters(), kDestinationCounterFields);
+  row.push_back(d.last_error());
   return row;
 }
 
@@ -109,36 +140,23 @@ void print_destination_table(std::ostream& out, const google::protobuf::Repeated
   t.print(out);
 }
 
-std::vector<std::string> listener_row(const std::string& name, const pb::ListenerCounters& n, const Rate* rate,
+std::vector<std::string> listener_row(const std::string& address, const pb::ListenerCounters& n, const Rate* rate,
                                       bool with_rates) {
-  std::vector<std::string> row{name, count(n.received_messages()),
-                               format_bytes(static_cast<double>(n.received_bytes()))};
-  if (with_rates) {
-    row.push_back(rate ? format_message_rate(rate->messages) : "-");
-    row.push_back(rate ? format_byte_rate(rate->bytes) : "-");
-  }
-  for (auto v : {n.dropped_queue_full(), n.kernel_drops(), n.dropped_oversized(), n.receive_errors()}) {
-    row.push_back(count(v));
-  }
+  std::vector<std::string> row{address};
+  if (with_rates) add_rate_cells(row, rate);
+  add_counter_cells(row, n, kListenerCounterFields);
   return row;
 }
 
+// One row per listener, then "all": Stats.received, every listener summed.
 void print_listener_table(std::ostream& out, const pb::Stats& s, const StatsRates* rates) {
-  std::vector<Column> c{{"LISTENER"}, {"RECEIVED (msg)", Align::right}, {"RECEIVED", Align::right}};
-  if (rates) {
-    c.push_back({"RATE", Align::right});
-    c.push_back({"THROUGHPUT", Align::right});
-  }
-  for (const char* title : {"QUEUE FULL (msg)", "KERNEL DROPS (msg)", "OVERSIZED (msg)", "ERRORS"}) {
-    c.push_back({title, Align::right});
-  }
+  std::vector<Column> c{{"ADDRESS"}};
+  if (rates) add_rate_columns(c, "received_messages", "received_bytes");
+  add_counter_columns(c, kListenerCounterFields);
   Table t(std::move(c));
   for (const auto& l : s.listeners()) {
-    const Rate* r = nullptr;
-    if (rates) {
-      if (auto it = rates->listeners.find(l.address()); it != rates->listeners.end()) r = &it->second;
-    }
-    t.add_row(listener_row(l.address(), l.counters(), r, rates != nullptr));
+    t.add_row(listener_row(l.address(), l.counters(), rates ? find_rate(rates->listeners, l.address()) : nullptr,
+                           rates != nullptr));
   }
   const Rate* all = rates && rates->received ? &*rates->received : nullptr;
   t.add_row(listener_row("all", s.received(), all, rates != nullptr));
@@ -146,12 +164,14 @@ void print_listener_table(std::ostream& out, const pb::Stats& s, const StatsRate
 }
 
 void print_queue_table(std::ostream& out, const pb::Queue& q) {
-  Table t({{"QUEUE TAIL", Align::right}, {"HEAD", Align::right}, {"RECLAIM POINT", Align::right},
-           {"IN USE", Align::right}, {"BUDGET", Align::right}, {"SEGMENTS", Align::right},
-           {"EVICTIONS", Align::right}});
-  t.add_row({count(q.tail()), count(q.head()), count(q.reclaim_point()),
-             format_bytes(static_cast<double>(q.bytes_in_use())), format_bytes(static_cast<double>(q.max_queue_bytes())),
-             count(q.segments_in_use()), count(q.evictions())});
+  std::vector<Column> c;
+  for (const char* name : {"tail", "head", "reclaim_point", "segments_in_use", "bytes_in_use", "max_queue_bytes",
+                           "evictions"}) {
+    c.push_back({column_title(name), Align::right});
+  }
+  Table t(std::move(c));
+  t.add_row({count(q.tail()), count(q.head()), count(q.reclaim_point()), count(q.segments_in_use()),
+             bytes(q.bytes_in_use()), bytes(q.max_queue_bytes()), count(q.evictions())});
   t.print(out);
 }
 
@@ -161,28 +181,30 @@ void print_destinations(std::ostream& out, const pb::ListDestinationsResponse& l
   print_destination_table(out, list.destinations(), nullptr);
 }
 
+// Sections are headed by their Stats field names, as the tables' columns are.
 void print_stats(std::ostream& out, const pb::Stats& stats, const StatsRates* rates) {
-  out << "uptime " << format_uptime(stats.uptime_seconds()) << "   ingest wait "
-      << static_cast<long long>(stats.ingest_wait_seconds() * 1e6) << " us\n\n";
+  out << "uptime_seconds " << format_uptime(stats.uptime_seconds()) << "   ingest_wait_seconds "
+      << static_cast<long long>(stats.ingest_wait_seconds() * 1e6) << " us\n\nlisteners\n";
   print_listener_table(out, stats, rates);
-  out << '\n';
+  out << "\nqueue\n";
   print_queue_table(out, stats.queue());
-  out << '\n';
+  out << "\ndestinations\n";
   print_destination_table(out, stats.destinations(), rates);
 }
 
 void print_info(std::ostream& out, const pb::Info& info) {
   Table t({{"FIELD"}, {"VALUE"}});
   t.add_row({"version", info.version()});
-  t.add_row({"uptime", format_uptime(info.uptime_seconds())});
-  t.add_row({"control", info.control_address()});
-  t.add_row({"max queue", format_bytes(static_cast<double>(info.limits().max_queue_bytes()))});
-  t.add_row({"max message", fmt::format("{} bytes", info.limits().max_message_bytes())});
-  t.add_row({"max destinations", count(info.limits().max_destinations())});
+  t.add_row({"uptime_seconds", format_uptime(info.uptime_seconds())});
+  t.add_row({"control_address", info.control_address()});
+  t.add_row({"max_queue_bytes", bytes(info.limits().max_queue_bytes())});
+  t.add_row({"max_message_bytes", fmt::format("{} bytes", info.limits().max_message_bytes())});
+  t.add_row({"max_destinations", count(info.limits().max_destinations())});
   for (const auto& l : info.listeners()) {
     const auto rcvbuf = l.rcvbuf_granted_bytes();
-    t.add_row({"listener", rcvbuf > 0 ? fmt::format("{} (rcvbuf {})", l.address(), format_bytes(static_cast<double>(rcvbuf)))
-                                      : l.address()});
+    t.add_row({"listeners", rcvbuf > 0 ? fmt::format("{} (rcvbuf_granted_bytes {})", l.address(),
+                                                     bytes(static_cast<std::uint64_t>(rcvbuf)))
+                                       : l.address()});
   }
   t.print(out);
 }

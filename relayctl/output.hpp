@@ -6,6 +6,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "rates.hpp"
 #include "relay/v1/relay.pb.h"
@@ -19,6 +20,11 @@ void print_json(std::ostream& out, const google::protobuf::Message& msg);
 // → "backing-off".
 std::string framing_name(relay::v1::Framing f);
 std::string state_name(relay::v1::DestinationState s);
+
+// A table column's title: the name its value has in the API and the log, upper-cased
+// ("sent_messages" → "SENT_MESSAGES"). Counter columns come from the counter table, so a counter
+// added there gets a column with no edit here.
+std::string column_title(std::string_view name);
 
 // "1234 messages", "1.2 MiB": a counter value in its table unit.
 std::string format_counter(std::uint64_t value, std::string_view unit);

@@ -1,6 +1,7 @@
 // relayctl_format_test: relayctl's parsing and formatting helpers.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <sstream>
 
 #include "counter_fields.hpp"
@@ -108,6 +109,11 @@ TEST(Output, DestinationShowsEveryCounter) {
   for (const auto& f : kDestinationCounterFields) EXPECT_NE(out.str().find(f.name), std::string::npos) << f.name;
 }
 
+TEST(Output, ColumnTitleIsTheUpperCasedName) {
+  EXPECT_EQ(column_title("dropped_queue_full"), "DROPPED_QUEUE_FULL");
+  EXPECT_EQ(column_title("max_queue_bytes"), "MAX_QUEUE_BYTES");
+}
+
 TEST(CounterFields, CoverTheTables) {
   EXPECT_EQ(kDestinationCounterFields.size(), static_cast<std::size_t>(pb::DestinationCounters::descriptor()->field_count()));
   EXPECT_EQ(kListenerCounterFields.size(), static_cast<std::size_t>(pb::ListenerCounters::descriptor()->field_count()));
@@ -163,8 +169,51 @@ TEST(Output, StatsWithRatesHasRateColumns) {
   const StatsRates none;  // watch mode's first snapshot: the columns, no values
   std::ostringstream first;
   print_stats(first, cur, &none);
-  EXPECT_NE(first.str().find("RATE"), std::string::npos) << first.str();
+  for (const char* rate : {"RECEIVED_MESSAGES/s", "RECEIVED_BYTES/s", "SENT_MESSAGES/s", "SENT_BYTES/s"}) {
+    EXPECT_NE(first.str().find(rate), std::string::npos) << rate << '\n' << first.str();
+  }
   EXPECT_EQ(first.str().find("msg/s"), std::string::npos) << first.str();
+}
+
+// Every counter of the table is a column, titled by its name: a counter added to the table needs
+// no edit in relayctl to show up.
+TEST(Output, TablesHaveAColumnPerCounter) {
+  const auto s = snapshot(100, 1000, 900);
+  std::ostringstream stats, list;
+  print_stats(stats, s);
+  pb::ListDestinationsResponse l;
+  *l.add_destinations() = s.destinations(0);
+  print_destinations(list, l);
+  for (const auto& f : kListenerCounterFields) {
+    EXPECT_NE(stats.str().find(column_title(f.name)), std::string::npos) << f.name << '\n' << stats.str();
+  }
+  for (const auto& f : kDestinationCounterFields) {
+    EXPECT_NE(stats.str().find(column_title(f.name)), std::string::npos) << f.name << '\n' << stats.str();
+    EXPECT_NE(list.str().find(column_title(f.name)), std::string::npos) << f.name << '\n' << list.str();
+  }
+  for (const char* other : {"ID", "ADDRESS", "FRAMING", "STATE", "CURSOR", "LAG_MESSAGES", "LAG_SECONDS", "LAST_ERROR"}) {
+    EXPECT_NE(list.str().find(other), std::string::npos) << other << '\n' << list.str();
+  }
+  EXPECT_TRUE(list.str().starts_with("ID  ADDRESS")) << list.str();
+}
+
+TEST(Output, QueueAndInfoSayMaxQueueBytes) {
+  pb::Stats s = snapshot(100, 1000, 900);
+  s.mutable_queue()->set_max_queue_bytes(256u << 20);
+  s.mutable_queue()->set_bytes_in_use(3u << 20);
+  std::ostringstream stats;
+  print_stats(stats, s);
+  EXPECT_TRUE(std::regex_search(stats.str(), std::regex("BYTES_IN_USE +MAX_QUEUE_BYTES +EVICTIONS\n.* 3\\.0 MiB +256\\.0 MiB +0\n")))
+      << stats.str();
+  pb::Info info;
+  info.mutable_limits()->set_max_queue_bytes(256u << 20);
+  auto* l = info.add_listeners();
+  l->set_address("udp@127.0.0.1:2008");
+  l->set_rcvbuf_granted_bytes(64 << 20);
+  std::ostringstream out;
+  print_info(out, info);
+  EXPECT_TRUE(std::regex_search(out.str(), std::regex("\nmax_queue_bytes +256\\.0 MiB\n"))) << out.str();
+  EXPECT_NE(out.str().find("udp@127.0.0.1:2008 (rcvbuf_granted_bytes 64.0 MiB)"), std::string::npos) << out.str();
 }
 
 }  // namespace

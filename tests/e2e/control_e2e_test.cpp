@@ -471,7 +471,7 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(version +\d+\.\d+\.\d+)"))) << r.out;
   EXPECT_TRUE(contains(r.out, "udp@127.0.0.1:" + std::to_string(udp_port_))) << r.out;
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(max destinations +2\b)"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(max_destinations +2\b)"))) << r.out;
   EXPECT_TRUE(contains(r.out, "127.0.0.1:0")) << "control address\n" << r.out;
   const auto info = json<pb::Info>({"info"});
   EXPECT_EQ(info.limits().max_destinations(), 2u);
