@@ -42,6 +42,14 @@ void push_range(Queue& q, int from, int to, std::size_t pad = 0) {
   q.publish();
 }
 
+// How many records label(from..., pad) fill one kSeg segment, laid end to end as segment.hpp says.
+std::uint64_t records_fitting(std::uint64_t from, std::size_t pad) {
+  std::size_t used = 0;
+  std::uint64_t n = 0;
+  while (used + kRecordHeader + label(from + n, pad).size() <= kSeg) used += kRecordHeader + label(from + n++, pad).size();
+  return n;
+}
+
 std::vector<std::string> drain(Cursor& c, std::size_t max = 1'000'000) {
   std::vector<std::string> got;
   std::vector<MessageView> views(64);
@@ -131,7 +139,8 @@ TEST(Queue, ReclaimFreesExactlyWhatEveryCursorPassed) {
   r = q.reclaim();
   EXPECT_EQ(r.reclaim_point, 100u);
   EXPECT_EQ(r.segments_freed, 1u);
-  EXPECT_EQ(q.stats().head, q.stats().head);  // stable
+  // The reclaim moved the head to the second segment's first message: the first that did not fit.
+  EXPECT_EQ(q.stats().head, records_fitting(0, 40));
   EXPECT_LE(q.stats().head, 100u);
   drain(slow);
   r = q.reclaim();
@@ -242,6 +251,110 @@ TEST(Queue, PendingSinceReportsOldestUnsentMessage) {
   ASSERT_EQ(c.peek(v), 1u);
   c.advance(std::span(v).first(1));
   EXPECT_EQ(c.lag_since_ns(), 9'000'000);
+}
+
+// ---- segment boundaries, on segments of exactly four records ----
+
+constexpr std::size_t kTinySeg = 256;
+constexpr std::uint32_t kTinyPayload = 60;  // 64-byte records
+constexpr std::uint64_t kPerSeg = kTinySeg / (kRecordHeader + kTinyPayload);
+static_assert(kPerSeg * (kRecordHeader + kTinyPayload) == kTinySeg, "records must fill a segment exactly");
+
+Queue tiny_queue() {
+  return Queue(QueueConfig{
+      .max_queue_bytes = 8 * kTinySeg, .segment_bytes = kTinySeg, .max_message = kTinyPayload, .max_cursors = 4});
+}
+
+// label(i) padded to exactly kTinyPayload bytes.
+std::string fixed(std::uint64_t i) {
+  std::string s = label(i);
+  s.resize(kTinyPayload, '.');
+  return s;
+}
+
+std::vector<std::string> fixed_range(std::uint64_t from, std::uint64_t to) {
+  std::vector<std::string> v;
+  for (std::uint64_t i = from; i < to; ++i) v.push_back(fixed(i));
+  return v;
+}
+
+void push_fixed(Queue& q, std::uint64_t from, std::uint64_t to) {
+  for (const auto& s : fixed_range(from, to)) ASSERT_EQ(push(q, s), AppendStatus::ok);
+  q.publish();
+}
+
+std::string next_message(Cursor& c) {
+  std::vector<MessageView> v(1);
+  return c.peek(v) == 1 ? text_of(v[0]) : "<nothing readable>";
+}
+
+// QUEUE.md "Position keys": a cursor that read a segment to its end before the successor was
+// linked has the successor's first id but still holds the finished segment, and will read its
+// `next`. Without the low bit of the position key the reclaimer took that segment for passed;
+// the producer then reused it and the cursor read a reset header.
+TEST(QueueRegression, CursorAtEndOfSealedSegmentKeepsItFromReclaim) {
+  Queue q = tiny_queue();
+  Cursor c(q, StartAt::tail);
+  push_fixed(q, 0, kPerSeg);  // the first segment, full to its last byte, no successor yet
+  ASSERT_EQ(drain(c), fixed_range(0, kPerSeg));
+  ASSERT_EQ(c.id(), kPerSeg);
+  push_fixed(q, kPerSeg, kPerSeg + 1);  // does not fit: links the successor, sealing the first
+  ASSERT_EQ(q.stats().segments_in_use, 2u);
+
+  const ReclaimResult r = q.reclaim();
+  EXPECT_EQ(r.reclaim_point, kPerSeg);
+  EXPECT_EQ(r.segments_freed, 0u) << "the segment the cursor still stands in was recycled";
+  EXPECT_EQ(q.stats().segments_in_use, 2u);
+
+  // A wrongly recycled segment would come back now as the third one (recycled segments go first).
+  push_fixed(q, kPerSeg + 1, 2 * kPerSeg + 1);
+  EXPECT_EQ(q.stats().segments_in_use, 3u);
+  std::vector<MessageView> v(2);
+  ASSERT_EQ(c.peek(v), 2u);
+  EXPECT_EQ(text_of(v[0]), fixed(kPerSeg));
+  EXPECT_EQ(text_of(v[1]), fixed(kPerSeg + 1));
+
+  c.advance(std::span(v).first(1));  // into the successor: the finished segment is no longer held
+  EXPECT_EQ(c.id(), kPerSeg + 1);
+  EXPECT_EQ(q.reclaim().segments_freed, 1u);
+  EXPECT_EQ(q.stats().segments_in_use, 2u);
+  EXPECT_EQ(drain(c), fixed_range(kPerSeg + 1, 2 * kPerSeg + 1));
+}
+
+// The other side of the key: when the successor is already linked, advance() steps into it at
+// once, so the finished segment is freed without waiting for the cursor's next read.
+TEST(QueueRegression, CursorPassingTheEndOfALinkedSegmentReleasesIt) {
+  Queue q = tiny_queue();
+  Cursor c(q, StartAt::tail);
+  push_fixed(q, 0, kPerSeg + 1);
+  ASSERT_EQ(drain(c, kPerSeg), fixed_range(0, kPerSeg));
+  EXPECT_EQ(q.reclaim().segments_freed, 1u);
+  EXPECT_EQ(q.stats().segments_in_use, 1u);
+  EXPECT_EQ(next_message(c), fixed(kPerSeg));
+}
+
+// advance() gets views that peek() collected across two or three segments; it must land on the
+// message after the last one, in the right segment (reclaim frees exactly the segments passed).
+TEST(Queue, AdvanceAcrossSegmentBoundariesLandsOnTheNextMessage) {
+  constexpr std::uint64_t kStart = 1;  // mid-segment, so no boundary coincides with the start
+  for (const std::uint64_t passed : {kPerSeg - 1, kPerSeg, kPerSeg + 1, 2 * kPerSeg - 1, 2 * kPerSeg,
+                                     2 * kPerSeg + 2, 3 * kPerSeg - 1}) {
+    SCOPED_TRACE("passed " + std::to_string(passed));
+    Queue q = tiny_queue();
+    Cursor c(q, StartAt::tail);
+    push_fixed(q, 0, 4 * kPerSeg);
+    ASSERT_EQ(drain(c, kStart).size(), kStart);
+    std::vector<MessageView> v(passed);
+    ASSERT_EQ(c.peek(v), passed);
+    EXPECT_EQ(text_of(v.back()), fixed(kStart + passed - 1));
+    c.advance(v);
+    const std::uint64_t at = kStart + passed;
+    EXPECT_EQ(c.id(), at);
+    EXPECT_EQ(c.lag(), 4 * kPerSeg - at);
+    EXPECT_EQ(next_message(c), fixed(at));
+    EXPECT_EQ(q.reclaim().segments_freed, at / kPerSeg);
+    EXPECT_EQ(drain(c), fixed_range(at, 4 * kPerSeg));
+  }
 }
 
 }  // namespace
