@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <string>
 
 #include "control_fixture.hpp"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -90,12 +92,42 @@ TEST(ControlServer, UnixSocketInAMissingDirectoryFails) {
   }
 }
 
+// GetInfo over a fresh channel to `target`; the status says whether anyone served it.
+grpc::Status get_info(const std::string& target) {
+  auto stub = pb::RelayControl::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  pb::Info info;
+  return stub->GetInfo(&ctx, {}, &info);
+}
+
 TEST(ControlServer, ShutdownIsIdempotentAndDestructorSafe) {
   FakeRelayApi api;
-  ControlServer server(api, "127.0.0.1:0");
-  server.start();
-  server.shutdown();
-  server.shutdown();
+  std::string target;
+  {
+    ControlServer server(api, "127.0.0.1:0");
+    server.start();
+    target = "127.0.0.1:" + std::to_string(server.port());
+    const grpc::Status before = get_info(target);
+    ASSERT_TRUE(before.ok()) << before.error_message();
+    server.shutdown();
+    EXPECT_EQ(get_info(target).error_code(), grpc::StatusCode::UNAVAILABLE) << "still serving after shutdown()";
+    EXPECT_NO_THROW(server.shutdown());
+    EXPECT_EQ(get_info(target).error_code(), grpc::StatusCode::UNAVAILABLE);
+  }  // the destructor after shutdown() must not shut down again (or crash)
+  EXPECT_EQ(get_info(target).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(ControlServer, DestructorShutsDownARunningServer) {
+  FakeRelayApi api;
+  std::string target;
+  {
+    ControlServer server(api, "127.0.0.1:0");
+    server.start();
+    target = "127.0.0.1:" + std::to_string(server.port());
+    ASSERT_TRUE(get_info(target).ok());
+  }
+  EXPECT_EQ(get_info(target).error_code(), grpc::StatusCode::UNAVAILABLE) << "the destroyed server still serves";
 }
 
 class HealthTest : public ControlFixture {
