@@ -2,53 +2,34 @@
 // back from a real Queue with a Cursor.
 #include "tcp_listener.hpp"
 
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "framing.hpp"
 #include "ingest_test_util.hpp"
+#include "server_thread.hpp"
+#include "tcp_client.hpp"
 
 namespace relay {
 namespace {
 
+using test::kIngestWait;
+using test::TcpClient;
 using test::wait_until;
 
 constexpr std::uint32_t kMaxMessage = 1000;
 
-std::string frame(const std::string& payload) {
-  const auto n = static_cast<std::uint32_t>(payload.size());
-  std::string out{static_cast<char>(n), static_cast<char>(n >> 8), static_cast<char>(n >> 16),
-                  static_cast<char>(n >> 24)};
-  return out + payload;
-}
+std::string frame(const std::string& payload) { return test::encode(test::Framing::lp32le, payload); }
 
-class TcpClient {
- public:
-  explicit TcpClient(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    const sockaddr_in to = test::loopback(port);
-    if (connect(fd_.fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0)
-      throw std::system_error(errno, std::system_category(), "connect");
-  }
-  void write_all(const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::send(fd_.fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      ASSERT_GT(n, 0) << std::strerror(errno);
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  // True once the relay has closed its side (EOF or reset), waiting up to 10 s.
-  bool closed_by_peer() {
-    pollfd p{fd_.fd, POLLIN, 0};
-    if (poll(&p, 1, 10'000) != 1) return false;
-    char c = 0;
-    return recv(fd_.fd, &c, 1, MSG_DONTWAIT) <= 0;
-  }
-
- private:
-  test::Fd fd_;
-};
+// Sends everything or fails the test: a listener test's client never expects a refusal.
+void write_all(TcpClient& c, const std::string& bytes) { ASSERT_TRUE(c.send_all(bytes)) << std::strerror(errno); }
 
 class TcpListenerTest : public ::testing::Test {
  protected:
@@ -70,7 +51,7 @@ class TcpListenerTest : public ::testing::Test {
   std::uint16_t port() const { return test::port_of(server_->listeners().at(0).address); }
   ListenerValues totals() const { return server_->totals(); }
   bool received(std::uint64_t n) {
-    return wait_until([&] { return totals().received_messages >= n; });
+    return wait_until([&] { return totals().received_messages >= n; }, kIngestWait);
   }
 
   Queue queue_;
@@ -87,18 +68,18 @@ TEST_F(TcpListenerTest, BadFrameClosesOnlyThatConnection) {
   TcpClient a(port());
   TcpClient b(port());
   const std::string a2 = frame("a2");
-  a.write_all(frame("a1") + frame("") + a2.substr(0, 2));  // a2's header cut in half
+  write_all(a, frame("a1") + frame("") + a2.substr(0, 2));  // a2's header cut in half
   ASSERT_TRUE(received(1));
-  a.write_all(a2.substr(2));
+  write_all(a, a2.substr(2));
   ASSERT_TRUE(received(2));
-  b.write_all(frame("b1"));
+  write_all(b, frame("b1"));
   ASSERT_TRUE(received(3));
-  a.write_all(frame("a3"));
+  write_all(a, frame("a3"));
   ASSERT_TRUE(received(4));
-  a.write_all(frame(std::string(kMaxMessage + 1, 'x')));
-  EXPECT_TRUE(a.closed_by_peer());
-  ASSERT_TRUE(wait_until([&] { return totals().connections_closed_bad_frame == 1; }));
-  b.write_all(frame("b2"));
+  write_all(a, frame(std::string(kMaxMessage + 1, 'x')));
+  EXPECT_TRUE(a.wait_closed_by_peer(kIngestWait));
+  ASSERT_TRUE(wait_until([&] { return totals().connections_closed_bad_frame == 1; }, kIngestWait));
+  write_all(b, frame("b2"));
   ASSERT_TRUE(received(5));
 
   EXPECT_EQ(test::read_messages(queue_, 5), (std::vector<std::string>{"a1", "a2", "b1", "a3", "b2"}));
@@ -121,7 +102,7 @@ TEST_F(TcpListenerTest, ManyFramesInOneWrite) {
   }
   sent.push_back(std::string(kMaxMessage, 'M'));  // exactly the limit
   wire += frame(sent.back());
-  c.write_all(wire);
+  write_all(c, wire);
   ASSERT_TRUE(received(sent.size()));
   EXPECT_EQ(test::read_messages(queue_, sent.size()), sent);
   EXPECT_EQ(totals().dropped_oversized, 0u);
@@ -130,11 +111,11 @@ TEST_F(TcpListenerTest, ManyFramesInOneWrite) {
 TEST_F(TcpListenerTest, PeerCloseMidFrameIsQuiet) {
   {
     TcpClient c(port());
-    c.write_all(frame("whole") + frame("cut").substr(0, 5));
+    write_all(c, frame("whole") + frame("cut").substr(0, 5));
     ASSERT_TRUE(received(1));
   }
   TcpClient d(port());
-  d.write_all(frame("next"));
+  write_all(d, frame("next"));
   ASSERT_TRUE(received(2));
   EXPECT_EQ(test::read_messages(queue_, 2), (std::vector<std::string>{"whole", "next"}));
   const ListenerValues t = totals();
@@ -153,7 +134,7 @@ TEST_F(TcpListenerLargeTest, FramesLargerThanTheInitialBuffer) {
   TcpClient c(port());
   std::string big(600 << 10, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
-  c.write_all(frame("small") + frame(big) + frame("after"));
+  write_all(c, frame("small") + frame(big) + frame("after"));
   ASSERT_TRUE(received(3));
   EXPECT_EQ(test::read_messages(queue_, 3), (std::vector<std::string>{"small", big, "after"}));
 }

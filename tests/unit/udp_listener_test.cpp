@@ -6,16 +6,23 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <string>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include "ingest_test_util.hpp"
-#include "udp_sender.hpp"  // tests/support: GSO sends
+#include "server_thread.hpp"
+#include "udp_sender.hpp"
 
 namespace relay {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using test::kIngestWait;
+using test::UdpSender;
 using test::wait_until;
 
 constexpr std::uint32_t kMaxMessage = 1000;
@@ -36,21 +43,6 @@ IngestConfig ingest(int rcvbuf = 1 << 20) {
   c.batch = 8;  // small, so a few dozen datagrams take several batches
   return c;
 }
-
-class UdpSender {
- public:
-  explicit UdpSender(std::uint16_t port)
-      : fd_(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)), to_(test::loopback(port)) {}
-  void send(const std::string& payload) {
-    const auto* to = reinterpret_cast<const sockaddr*>(&to_);
-    const ssize_t n = sendto(fd_.fd, payload.data(), payload.size(), 0, to, sizeof to_);
-    ASSERT_EQ(n, static_cast<ssize_t>(payload.size())) << std::strerror(errno);
-  }
-
- private:
-  test::Fd fd_;
-  sockaddr_in to_;
-};
 
 class UdpListenerTest : public ::testing::Test {
  protected:
@@ -102,7 +94,7 @@ TEST_F(UdpListenerTest, GoodDatagramsArriveInOrderOthersAreCounted) {
   ASSERT_TRUE(wait_until([&] {
     const auto t = totals();
     return t.received_messages + t.dropped_empty + t.dropped_oversized == good.size() + 4;
-  })) << "received " << totals().received_messages;
+  }, kIngestWait)) << "received " << totals().received_messages;
   EXPECT_EQ(test::read_messages(queue_, good.size()), good);
 
   const ListenerValues t = totals();
@@ -129,7 +121,7 @@ TEST_F(UdpListenerTest, GroTrainsAreSplitBackIntoTheirDatagrams) {
   make_server("udp@127.0.0.1:0", cfg);
   server_->start();
   UdpSender sender(port());
-  test::UdpSender gso(port());
+  UdpSender gso(port());
   std::vector<std::string> good;
   // `count` datagrams of `size` bytes, the last one `last` bytes, each telling its index.
   auto train = [&](int count, std::size_t size, std::size_t last) {
@@ -152,7 +144,7 @@ TEST_F(UdpListenerTest, GroTrainsAreSplitBackIntoTheirDatagrams) {
   ASSERT_TRUE(wait_until([&] {
     const auto t = totals();
     return t.received_messages + t.dropped_oversized == expected + 2;
-  })) << "received " << totals().received_messages;
+  }, kIngestWait)) << "received " << totals().received_messages;
   EXPECT_EQ(test::read_messages(queue_, expected), good);
   const ListenerValues t = totals();
   EXPECT_EQ(t.received_messages, expected);
@@ -165,9 +157,9 @@ TEST_F(UdpListenerTest, KeepsReceivingAfterAnEmptyDatagram) {
   server_->start();
   UdpSender sender(port());
   sender.send("");
-  ASSERT_TRUE(wait_until([&] { return totals().dropped_empty == 1; }));
+  ASSERT_TRUE(wait_until([&] { return totals().dropped_empty == 1; }, kIngestWait));
   sender.send("after");
-  ASSERT_TRUE(wait_until([&] { return totals().received_messages == 1; }));
+  ASSERT_TRUE(wait_until([&] { return totals().received_messages == 1; }, kIngestWait));
   EXPECT_EQ(test::read_messages(queue_, 1), std::vector<std::string>{"after"});
 }
 
@@ -190,7 +182,7 @@ TEST_F(UdpListenerTest, CountsKernelDrops) {
     sender.send("marker");
     ++sent;
     return wait_until(accounted, std::chrono::milliseconds(100));
-  })) << "received " << totals().received_messages << " kernel_drops " << totals().kernel_drops << " sent " << sent;
+  }, kIngestWait)) << "received " << totals().received_messages << " kernel_drops " << totals().kernel_drops << " sent " << sent;
   EXPECT_GT(totals().kernel_drops, 0u);
 }
 
@@ -206,7 +198,7 @@ TEST(UdpListenerQueue, CountsQueueFullDrops) {
     ASSERT_TRUE(wait_until([&] {
       const auto t = server.totals();
       return t.received_messages + t.dropped_queue_full == i + 50;
-    }));
+    }, kIngestWait));
   }
   const ListenerValues t = server.totals();
   EXPECT_GT(t.received_messages, 100u);
@@ -244,13 +236,8 @@ TEST(UdpListenerIpv6, ReceivesOnLoopback) {
   const std::string address = server->listeners().at(0).address;
   EXPECT_THAT(address, MatchesRegex("udp@\\[::1\\]:[0-9]+"));
   server->start();
-  test::Fd fd(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in6 to{};
-  to.sin6_family = AF_INET6;
-  to.sin6_port = htons(test::port_of(address));
-  to.sin6_addr = in6addr_loopback;
-  ASSERT_EQ(sendto(fd.fd, "six", 3, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to), 3);
-  ASSERT_TRUE(wait_until([&] { return server->totals().received_messages == 1; }));
+  UdpSender(test::port_of(address), "::1").send("six");
+  ASSERT_TRUE(wait_until([&] { return server->totals().received_messages == 1; }, kIngestWait));
   EXPECT_EQ(test::read_messages(queue, 1), std::vector<std::string>{"six"});
 }
 
@@ -268,13 +255,19 @@ TEST(ServerThreadLifecycle, StopIsIdempotentAndStartIsOptional) {
   EXPECT_EQ(server.totals().received_messages, 0u);
 }
 
+// stop() on another thread than the one that started it must still end the loop and close the
+// listener: the address is free again for a new server.
 TEST(ServerThreadLifecycle, StopFromAnotherThread) {
   Queue queue(small_queue());
   ServerThread server(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {});
+  const std::string address = server.listeners().at(0).address;
   server.start();
+  UdpSender(test::port_of(address)).send("before stop");
+  ASSERT_TRUE(wait_until([&] { return server.totals().received_messages == 1; }, kIngestWait));
   std::thread stopper([&] { server.stop(); });
   stopper.join();
-  SUCCEED();
+  EXPECT_NO_THROW(ServerThread(queue, {parse_endpoint(address, false)}, ingest(), {}))
+      << "the stopped server still holds " << address;
 }
 
 }  // namespace
