@@ -2,57 +2,18 @@
 // whatever mix of staged copies and queue references it chose, after any skip, at any limit.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "frame_batch.hpp"
+#include "egress_test_util.hpp"
 
 namespace relay {
 namespace {
 
-// Messages laid out as queue records ([u32 LE length][payload]) in one buffer, like a segment.
-class Records {
- public:
-  explicit Records(const std::vector<std::string>& payloads) {
-    std::size_t total = 0;
-    for (const auto& p : payloads) total += kRecordHeader + p.size();
-    mem_ = std::make_unique<std::byte[]>(total);
-    std::byte* at = mem_.get();
-    for (const auto& p : payloads) {
-      const auto len = static_cast<std::uint32_t>(p.size());
-      std::memcpy(at, &len, kRecordHeader);  // little-endian host, as relayd requires
-      std::memcpy(at + kRecordHeader, p.data(), p.size());
-      views_.push_back(MessageView{at + kRecordHeader, len});
-      at += kRecordHeader + p.size();
-    }
-  }
-  const std::vector<MessageView>& views() const { return views_; }
-
- private:
-  std::unique_ptr<std::byte[]> mem_;
-  std::vector<MessageView> views_;
-};
-
-std::string wire(Framing f, const std::vector<std::string>& payloads) {
-  std::string out;
-  for (const auto& p : payloads) {
-    const auto len = static_cast<std::uint32_t>(p.size());
-    if (f == Framing::lp32le) out.append({char(len), char(len >> 8), char(len >> 16), char(len >> 24)});
-    if (f == Framing::lp32be) out.append({char(len >> 24), char(len >> 16), char(len >> 8), char(len)});
-    out += p;
-    if (f == Framing::line && (p.empty() || p.back() != '\n')) out += '\n';
-  }
-  return out;
-}
-
-std::string flatten(FrameBatch& b) {
-  std::string out;
-  for (std::size_t i = 0; i < b.iov_count(); ++i) out.append(static_cast<const char*>(b.iov()[i].iov_base), b.iov()[i].iov_len);
-  EXPECT_EQ(out.size(), b.bytes());
-  return out;
-}
+using test::flatten;
+using test::Records;
+using test::wire;
 
 std::vector<std::string> mixed_payloads() {
   std::vector<std::string> p;
