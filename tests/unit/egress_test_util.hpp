@@ -53,7 +53,8 @@ inline std::string wire(relay::Framing f, const std::vector<std::string>& payloa
 // The bytes of `b`'s iovecs, in order; checks they add up to b.bytes().
 inline std::string flatten(FrameBatch& b) {
   std::string out;
-  for (std::size_t i = 0; i < b.iov_count(); ++i) out.append(static_cast<const char*>(b.iov()[i].iov_base), b.iov()[i].iov_len);
+  for (std::size_t i = 0; i < b.iov_count(); ++i)
+    out.append(static_cast<const char*>(b.iov()[i].iov_base), b.iov()[i].iov_len);
   EXPECT_EQ(out.size(), b.bytes());
   return out;
 }

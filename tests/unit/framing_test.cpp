@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "frame_batch.hpp"
 #include "egress_test_util.hpp"
+#include "frame_batch.hpp"
 
 namespace relay {
 namespace {

@@ -46,7 +46,8 @@ void push_range(Queue& q, int from, int to, std::size_t pad = 0) {
 std::uint64_t records_fitting(std::uint64_t from, std::size_t pad) {
   std::size_t used = 0;
   std::uint64_t n = 0;
-  while (used + kRecordHeader + label(from + n, pad).size() <= kSeg) used += kRecordHeader + label(from + n++, pad).size();
+  while (used + kRecordHeader + label(from + n, pad).size() <= kSeg)
+    used += kRecordHeader + label(from + n++, pad).size();
   return n;
 }
 
@@ -337,8 +338,8 @@ TEST(QueueRegression, CursorPassingTheEndOfALinkedSegmentReleasesIt) {
 // message after the last one, in the right segment (reclaim frees exactly the segments passed).
 TEST(Queue, AdvanceAcrossSegmentBoundariesLandsOnTheNextMessage) {
   constexpr std::uint64_t kStart = 1;  // mid-segment, so no boundary coincides with the start
-  for (const std::uint64_t passed : {kPerSeg - 1, kPerSeg, kPerSeg + 1, 2 * kPerSeg - 1, 2 * kPerSeg,
-                                     2 * kPerSeg + 2, 3 * kPerSeg - 1}) {
+  for (const std::uint64_t passed :
+       {kPerSeg - 1, kPerSeg, kPerSeg + 1, 2 * kPerSeg - 1, 2 * kPerSeg, 2 * kPerSeg + 2, 3 * kPerSeg - 1}) {
     SCOPED_TRACE("passed " + std::to_string(passed));
     Queue q = tiny_queue();
     Cursor c(q, StartAt::tail);

@@ -19,11 +19,11 @@
 namespace relay {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::MatchesRegex;
 using test::kIngestWait;
 using test::UdpSender;
 using test::wait_until;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 
 constexpr std::uint32_t kMaxMessage = 1000;
 
@@ -91,10 +91,11 @@ TEST_F(UdpListenerTest, GoodDatagramsArriveInOrderOthersAreCounted) {
   good.push_back(std::string("\0binary\0\xff", 9));
   sender.send(good.back());
 
-  ASSERT_TRUE(wait_until([&] {
+  const auto all_counted = [&] {
     const auto t = totals();
     return t.received_messages + t.dropped_empty + t.dropped_oversized == good.size() + 4;
-  }, kIngestWait)) << "received " << totals().received_messages;
+  };
+  ASSERT_TRUE(wait_until(all_counted, kIngestWait)) << "received " << totals().received_messages;
   EXPECT_EQ(test::read_messages(queue_, good.size()), good);
 
   const ListenerValues t = totals();
@@ -141,10 +142,11 @@ TEST_F(UdpListenerTest, GroTrainsAreSplitBackIntoTheirDatagrams) {
   gso.send_gso(train(3, 999, 999));
   const std::size_t expected = good.size();
   gso.send_gso(std::vector<std::string>(2, std::string(kMaxMessage + 1, 'o')));  // two oversized
-  ASSERT_TRUE(wait_until([&] {
+  const auto all_counted = [&] {
     const auto t = totals();
     return t.received_messages + t.dropped_oversized == expected + 2;
-  }, kIngestWait)) << "received " << totals().received_messages;
+  };
+  ASSERT_TRUE(wait_until(all_counted, kIngestWait)) << "received " << totals().received_messages;
   EXPECT_EQ(test::read_messages(queue_, expected), good);
   const ListenerValues t = totals();
   EXPECT_EQ(t.received_messages, expected);
@@ -178,11 +180,13 @@ TEST_F(UdpListenerTest, CountsKernelDrops) {
     const auto t = totals();
     return t.received_messages + t.kernel_drops == sent;
   };
-  ASSERT_TRUE(wait_until([&] {
+  const auto marker_accounted = [&] {
     sender.send("marker");
     ++sent;
     return wait_until(accounted, std::chrono::milliseconds(100));
-  }, kIngestWait)) << "received " << totals().received_messages << " kernel_drops " << totals().kernel_drops << " sent " << sent;
+  };
+  ASSERT_TRUE(wait_until(marker_accounted, kIngestWait))
+      << "received " << totals().received_messages << " kernel_drops " << totals().kernel_drops << " sent " << sent;
   EXPECT_GT(totals().kernel_drops, 0u);
 }
 
@@ -195,10 +199,11 @@ TEST(UdpListenerQueue, CountsQueueFullDrops) {
   for (std::uint64_t i = 0; i < kSent; i += 50) {
     // In groups, waiting for each to be taken, so the socket buffer never overflows.
     for (int j = 0; j < 50; ++j) sender.send(std::string(kMaxMessage, 'q'));
-    ASSERT_TRUE(wait_until([&] {
+    const auto group_taken = [&] {
       const auto t = server.totals();
       return t.received_messages + t.dropped_queue_full == i + 50;
-    }, kIngestWait));
+    };
+    ASSERT_TRUE(wait_until(group_taken, kIngestWait));
   }
   const ListenerValues t = server.totals();
   EXPECT_GT(t.received_messages, 100u);

@@ -82,13 +82,14 @@ std::vector<std::string> stream_payloads() {
   p.push_back(std::string(3000, 'B'));  // sent from queue memory, not staged
   p.push_back("x");
   p.push_back(std::string(FrameBatch::kCopyBelow, 'e'));
-  for (int i = 0; i < 20; ++i) p.push_back(std::string(static_cast<std::size_t>(1 + 37 * i % 300), static_cast<char>('a' + i % 26)));
+  for (int i = 0; i < 20; ++i)
+    p.push_back(std::string(static_cast<std::size_t>(1 + 37 * i % 300), static_cast<char>('a' + i % 26)));
   return p;
 }
 
 struct Streamed {
-  std::string bytes;       // what the peer received, in order
-  std::size_t cuts = 0;    // writes that stopped inside a message
+  std::string bytes;     // what the peer received, in order
+  std::size_t cuts = 0;  // writes that stopped inside a message
 };
 
 // Frames from the cursor on, skipping partial(), "writes" the next accepted size (as a
