@@ -53,8 +53,8 @@ void set_target(Request& req, const std::string& text) {
 
 void print_destination_result(Session& s, const pb::Destination& d, std::string_view verb) {
   if (s.json()) return print_json(s.out(), d);
-  s.out() << "destination " << d.id() << ' ' << verb << ": " << d.address() << " (" << framing_name(d.framing())
-          << ", " << state_name(d.state()) << ")\n";
+  s.out() << "destination " << d.id() << ' ' << verb << ": " << d.address() << " (" << framing_name(d.framing()) << ", "
+          << state_name(d.state()) << ")\n";
 }
 
 // ---- dest add ----
@@ -69,7 +69,8 @@ Runner define_dest_add(CLI::App& cmd) {
   cmd.add_option("ADDR", a->address, "tcp@HOST:PORT[?framing=F] (\"tcp@\" may be left out)")->required();
   cmd.add_option("--framing", a->framing, "override the address's framing")
       ->check(CLI::IsMember({"lp32le", "lp32be", "line", "raw"}));
-  cmd.add_option("--start", a->start, "where its cursor starts: tail (new messages only) or head (the oldest message still in the queue)")
+  cmd.add_option("--start", a->start,
+                 "where its cursor starts: tail (new messages only) or head (the oldest message still in the queue)")
       ->check(CLI::IsMember({"tail", "head"}))
       ->capture_default_str();
   return [a](Session& s) -> int {
@@ -221,8 +222,6 @@ constexpr std::array kCommands{
 
 std::span<const CommandSpec> command_table() { return kCommands; }
 
-std::string_view group_help(std::string_view group) {
-  return group == "dest" ? "manage destinations" : "";
-}
+std::string_view group_help(std::string_view group) { return group == "dest" ? "manage destinations" : ""; }
 
 }  // namespace relayctl

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "relay/v1/relay.pb.h"
 #include "counter_table.hpp"
+#include "relay/v1/relay.pb.h"
 
 namespace relayctl {
 

@@ -19,8 +19,8 @@ namespace pb = relay::v1;
 
 void print_json(std::ostream& out, const google::protobuf::Message& msg) {
   google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;      // the names documented in relay.proto
-  opts.always_print_primitive_fields = true;   // a zero counter is present, not missing
+  opts.preserve_proto_field_names = true;     // the names documented in relay.proto
+  opts.always_print_primitive_fields = true;  // a zero counter is present, not missing
   std::string json;
   // Cannot fail for a well-formed message; if it did, keep the output one valid JSON value.
   if (const auto st = google::protobuf::util::MessageToJsonString(msg, &json, opts); !st.ok()) {
@@ -48,7 +48,8 @@ std::string state_name(pb::DestinationState s) { return enum_word(pb::Destinatio
 
 std::string column_title(std::string_view name) {
   std::string t(name);
-  std::ranges::transform(t, t.begin(), [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); });
+  std::ranges::transform(t, t.begin(),
+                         [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); });
   return t;
 }
 
@@ -165,8 +166,8 @@ void print_listener_table(std::ostream& out, const pb::Stats& s, const StatsRate
 
 void print_queue_table(std::ostream& out, const pb::Queue& q) {
   std::vector<Column> c;
-  for (const char* name : {"tail", "head", "reclaim_point", "segments_in_use", "bytes_in_use", "max_queue_bytes",
-                           "evictions"}) {
+  for (const char* name :
+       {"tail", "head", "reclaim_point", "segments_in_use", "bytes_in_use", "max_queue_bytes", "evictions"}) {
     c.push_back({column_title(name), Align::right});
   }
   Table t(std::move(c));

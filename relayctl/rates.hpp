@@ -16,8 +16,8 @@ struct Rate {
 };
 
 struct StatsRates {
-  std::optional<Rate> received;             // all listeners summed; unset: no rates yet
-  std::map<std::string, Rate> listeners;    // by listener address
+  std::optional<Rate> received;                // all listeners summed; unset: no rates yet
+  std::map<std::string, Rate> listeners;       // by listener address
   std::map<std::uint64_t, Rate> destinations;  // sent, by destination id
 };
 

@@ -36,11 +36,9 @@ void Session::check(const grpc::Status& status) {
   const auto code = status.error_code();
   // A deadline that expired before a connection existed means nobody answered, not a refusal.
   if (code == grpc::StatusCode::UNAVAILABLE || (code == grpc::StatusCode::DEADLINE_EXCEEDED && !connected())) {
-    throw CommandError(kExitUnreachable,
-                       "cannot reach relayd at " + options_.server + ": " + status.error_message());
+    throw CommandError(kExitUnreachable, "cannot reach relayd at " + options_.server + ": " + status.error_message());
   }
-  throw CommandError(kExitRefused,
-                     std::string(relay::status_code_name(code)) + ": " + status.error_message());
+  throw CommandError(kExitRefused, std::string(relay::status_code_name(code)) + ": " + status.error_message());
 }
 
 }  // namespace relayctl

@@ -22,9 +22,7 @@ std::string format_bytes(double bytes) {
 
 std::string format_byte_rate(double bytes_per_second) { return format_bytes(bytes_per_second) + "/s"; }
 
-std::string format_message_rate(double messages_per_second) {
-  return fmt::format("{:.1f} msg/s", messages_per_second);
-}
+std::string format_message_rate(double messages_per_second) { return fmt::format("{:.1f} msg/s", messages_per_second); }
 
 std::string format_seconds(double seconds) { return fmt::format("{:.3f} s", seconds); }
 

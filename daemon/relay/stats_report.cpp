@@ -32,8 +32,10 @@ std::string destination_line(const DestinationSnapshot& d, const DestinationSnap
 }
 
 std::string queue_line(const QueueStats& q) {
-  return fmt::format("stats queue tail={} head={} items={} reclaim_point={} segments_in_use={} bytes_in_use={} max_queue_bytes={} evictions={}",
-                     q.tail, q.head, q.items, q.reclaim_point, q.segments_in_use, q.bytes_in_use, q.max_queue_bytes, q.evictions);
+  return fmt::format(
+      "stats queue tail={} head={} items={} reclaim_point={} segments_in_use={} bytes_in_use={} max_queue_bytes={} "
+      "evictions={}",
+      q.tail, q.head, q.items, q.reclaim_point, q.segments_in_use, q.bytes_in_use, q.max_queue_bytes, q.evictions);
 }
 
 template <typename T, typename Key>
@@ -52,12 +54,14 @@ std::vector<std::string> format_stats(const StatsSnapshot& now, const StatsSnaps
                                  fmt::format("stats ingest wait_us={:.0f}", now.ingest_wait_seconds * 1e6)};
   for (const auto& l : now.listeners) {
     const ListenerSnapshot* before =
-        previous ? find_by(previous->listeners, [&](const ListenerSnapshot& p) { return p.address == l.address; }) : nullptr;
+        previous ? find_by(previous->listeners, [&](const ListenerSnapshot& p) { return p.address == l.address; })
+                 : nullptr;
     lines.push_back(listener_line(l, before, seconds));
   }
   for (const auto& d : now.destinations) {
     const DestinationSnapshot* before =
-        previous ? find_by(previous->destinations, [&](const DestinationSnapshot& p) { return p.id == d.id; }) : nullptr;
+        previous ? find_by(previous->destinations, [&](const DestinationSnapshot& p) { return p.id == d.id; })
+                 : nullptr;
     lines.push_back(destination_line(d, before, seconds));
   }
   return lines;

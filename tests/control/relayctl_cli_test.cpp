@@ -112,7 +112,9 @@ TEST_F(RelayctlCliTest, ListAsTable) {
   EXPECT_EQ(run({"dest", "ls"}).out, "no destinations\n");
   run({"dest", "add", "tcp@127.0.0.1:9000"});
   const auto r = run({"dest", "ls"});
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("^ID  ADDRESS +FRAMING +STATE +CURSOR +LAG_MESSAGES +LAG_SECONDS +SENT_MESSAGES "))) << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex("^ID  ADDRESS +FRAMING +STATE +CURSOR +LAG_MESSAGES +LAG_SECONDS +SENT_MESSAGES ")))
+      << r.out;
   EXPECT_NE(r.out.find("tcp@127.0.0.1:9000"), std::string::npos) << r.out;
 }
 
@@ -219,9 +221,14 @@ TEST_F(RelayctlCliTest, ServerFromTheEnvironment) {
 
 TEST(RelayctlCli, UsageErrorsAreExitTwo) {
   Relayctl relayctl;
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {}, {"dest"}, {"dest", "add"}, {"dest", "add", "x", "--framing", "zip"}, {"--timeout", "soon", "info"},
-           {"stats", "--interval", "1s"}, {"stats", "--watch", "--interval", "50ms"}, {"frobnicate"}}) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{{},
+                                                                             {"dest"},
+                                                                             {"dest", "add"},
+                                                                             {"dest", "add", "x", "--framing", "zip"},
+                                                                             {"--timeout", "soon", "info"},
+                                                                             {"stats", "--interval", "1s"},
+                                                                             {"stats", "--watch", "--interval", "50ms"},
+                                                                             {"frobnicate"}}) {
     EXPECT_EQ(relayctl.run(args).exit_code, 2) << ::testing::PrintToString(args);
   }
   const auto help = relayctl.run({"--help"});

@@ -115,7 +115,8 @@ TEST(Output, ColumnTitleIsTheUpperCasedName) {
 }
 
 TEST(CounterFields, CoverTheTables) {
-  EXPECT_EQ(kDestinationCounterFields.size(), static_cast<std::size_t>(pb::DestinationCounters::descriptor()->field_count()));
+  EXPECT_EQ(kDestinationCounterFields.size(),
+            static_cast<std::size_t>(pb::DestinationCounters::descriptor()->field_count()));
   EXPECT_EQ(kListenerCounterFields.size(), static_cast<std::size_t>(pb::ListenerCounters::descriptor()->field_count()));
 }
 
@@ -191,7 +192,8 @@ TEST(Output, TablesHaveAColumnPerCounter) {
     EXPECT_NE(stats.str().find(column_title(f.name)), std::string::npos) << f.name << '\n' << stats.str();
     EXPECT_NE(list.str().find(column_title(f.name)), std::string::npos) << f.name << '\n' << list.str();
   }
-  for (const char* other : {"ID", "ADDRESS", "FRAMING", "STATE", "CURSOR", "LAG_MESSAGES", "LAG_SECONDS", "LAST_ERROR"}) {
+  for (const char* other :
+       {"ID", "ADDRESS", "FRAMING", "STATE", "CURSOR", "LAG_MESSAGES", "LAG_SECONDS", "LAST_ERROR"}) {
     EXPECT_NE(list.str().find(other), std::string::npos) << other << '\n' << list.str();
   }
   EXPECT_TRUE(list.str().starts_with("ID  ADDRESS")) << list.str();
@@ -203,7 +205,8 @@ TEST(Output, QueueAndInfoSayMaxQueueBytes) {
   s.mutable_queue()->set_bytes_in_use(3u << 20);
   std::ostringstream stats;
   print_stats(stats, s);
-  EXPECT_TRUE(std::regex_search(stats.str(), std::regex("BYTES_IN_USE +MAX_QUEUE_BYTES +EVICTIONS\n.* 3\\.0 MiB +256\\.0 MiB +0\n")))
+  EXPECT_TRUE(std::regex_search(stats.str(),
+                                std::regex("BYTES_IN_USE +MAX_QUEUE_BYTES +EVICTIONS\n.* 3\\.0 MiB +256\\.0 MiB +0\n")))
       << stats.str();
   pb::Info info;
   info.mutable_limits()->set_max_queue_bytes(256u << 20);
