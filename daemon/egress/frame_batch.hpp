@@ -1,8 +1,8 @@
 // frame_batch: how a batch of queued messages becomes the iovecs of one writev/sendmsg.
 //
 // lp32le needs no copying at all: queue records are already in that format, and consecutive
-// records of a segment are merged into one iovec, so a whole segment's worth of messages goes out
-// as a single contiguous range. The other framings interleave small pieces (a big-endian header,
+// records of a segment are merged into one iovec, so a run of up to kMaxMessages messages from
+// one segment goes out as a single contiguous range. The other framings interleave small pieces (a big-endian header,
 // a '\n') with payloads. Small payloads and those pieces are copied into a staging buffer, so
 // a run of small messages is one iovec too: the kernel's per-iovec work (import, checks, one
 // copy call each) cost more than a user-space memcpy of 64 bytes. Payloads of kCopyBelow bytes

@@ -1,9 +1,9 @@
 // queue: the lock-free message log between the server thread and the client thread.
 //
-// Model (kept from the seed, see daemon/QUEUE.md for the full protocol and its proofs):
+// Model (kept from the seed, see QUEUE.md beside this file for the full protocol and its proofs):
 //   - one producer (the server thread) appends at the tail; every message gets an id one greater
 //     than the previous one;
-//   - every destination owns a cursor (daemon/cursor.hpp) — the id of the next message it will
+//   - every destination owns a cursor (cursor.hpp) — the id of the next message it will
 //     write — that only moves forward;
 //   - the background thread computes the reclaim point (the smallest live cursor) and recycles
 //     every segment whose messages all lie before it.

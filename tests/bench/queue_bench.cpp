@@ -1,4 +1,4 @@
-// queue_bench: Google Benchmark microbenchmarks of the queue alone (daemon/queue.hpp, cursor.hpp).
+// queue_bench: Google Benchmark microbenchmarks of the queue alone (daemon/queue/queue.hpp, cursor.hpp).
 //
 //   BM_Append            64-byte messages, publish() every 64 (relayd publishes once per
 //                        recvmmsg batch); reports ns_per_msg.

@@ -187,10 +187,10 @@ TEST_F(ControlE2eTest, AddAndRemoveWhileTrafficFlowsAndStatsAgreeWithTheSinks) {
 
 // --- b. --start head ----------------------------------------------------------------------
 
-TEST_F(ControlE2eTest, StartOldestReceivesWhatTheQueueStillHolds) {
+TEST_F(ControlE2eTest, StartHeadReceivesWhatTheQueueStillHolds) {
   constexpr std::size_t kBefore = 2000;
   constexpr std::size_t kAfter = 500;
-  TcpSink first, oldest, tail;
+  TcpSink first, from_head, tail;
   ASSERT_NO_FATAL_FAILURE(start({destination(first.port())}));
   ASSERT_TRUE(first.wait_for_connections(1, 10s));
   UdpSender sender(udp_port_);
@@ -203,7 +203,7 @@ TEST_F(ControlE2eTest, StartOldestReceivesWhatTheQueueStillHolds) {
   const std::uint64_t head = before.queue().head();
   ASSERT_LT(head, kBefore) << "the queue no longer holds any old message; the test cannot work";
 
-  const auto a = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(oldest.port()), "--start", "head"});
+  const auto a = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(from_head.port()), "--start", "head"});
   const auto t = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(tail.port())});  // default: tail
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(a.cursor(), head);
@@ -211,16 +211,16 @@ TEST_F(ControlE2eTest, StartOldestReceivesWhatTheQueueStillHolds) {
   EXPECT_EQ(t.cursor(), kBefore);
   EXPECT_EQ(t.lag_messages(), 0u);
 
-  ASSERT_TRUE(oldest.wait_for_count(kBefore - head, 15s)) << "--start head got " << oldest.count() << " of "
+  ASSERT_TRUE(from_head.wait_for_count(kBefore - head, 15s)) << "--start head got " << from_head.count() << " of "
                                                           << kBefore - head << " queued messages";
   ASSERT_TRUE(tail.wait_for_connections(1, 10s));
   ASSERT_TRUE(sender.send_paced(make_payloads(kBefore, kAfter, kSize),
-                                [&] { return std::min({first.count(), oldest.count() + head, tail.count() + kBefore}); }));
-  ASSERT_TRUE(oldest.wait_for_count(kBefore + kAfter - head, 15s));
+                                [&] { return std::min({first.count(), from_head.count() + head, tail.count() + kBefore}); }));
+  ASSERT_TRUE(from_head.wait_for_count(kBefore + kAfter - head, 15s));
   ASSERT_TRUE(tail.wait_for_count(kAfter, 15s));
   ASSERT_TRUE(first.wait_for_count(kBefore + kAfter, 15s));
 
-  const auto ro = check_sequence(oldest.messages());
+  const auto ro = check_sequence(from_head.messages());
   EXPECT_EQ(ro.first, head);
   EXPECT_EQ(ro.last, kBefore + kAfter - 1);
   EXPECT_TRUE(ro.contiguous()) << "missing " << ro.missing << ", out of order " << ro.out_of_order;
