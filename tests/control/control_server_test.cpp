@@ -87,7 +87,8 @@ TEST(ControlServer, UnixSocketInAMissingDirectoryFails) {
     server.start();
     FAIL() << "started";
   } catch (const std::runtime_error& e) {
-    EXPECT_TRUE(std::string(e.what()).starts_with("cannot listen for control on unix:/nonexistent/relay/control.sock: "))
+    EXPECT_TRUE(
+        std::string(e.what()).starts_with("cannot listen for control on unix:/nonexistent/relay/control.sock: "))
         << e.what();
   }
 }

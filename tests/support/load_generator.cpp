@@ -27,9 +27,8 @@ bool LoadGenerator::wait_for_sent(std::uint64_t n, std::chrono::milliseconds tim
 
 std::string LoadGenerator::stall_report() const {
   if (!stalled()) return {};
-  return "load generator stalled: " + std::to_string(stalled_at_delivered_.load()) + " of " +
-         std::to_string(sent()) + " messages delivered after " + std::to_string(scaled(options_.stall_timeout).count()) +
-         " ms";
+  return "load generator stalled: " + std::to_string(stalled_at_delivered_.load()) + " of " + std::to_string(sent()) +
+         " messages delivered after " + std::to_string(scaled(options_.stall_timeout).count()) + " ms";
 }
 
 void LoadGenerator::run() {

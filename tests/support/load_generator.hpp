@@ -20,11 +20,11 @@ namespace relay::test {
 class LoadGenerator {
  public:
   struct Options {
-    std::uint16_t port = 0;                       // relayd's UDP listener on 127.0.0.1
-    double rate = 3000;                           // messages per second
-    std::size_t size = 100;                       // payload bytes
-    std::size_t window = 256;                     // most messages sent but not yet delivered
-    std::function<std::size_t()> delivered;       // messages delivered so far (thread-safe)
+    std::uint16_t port = 0;                  // relayd's UDP listener on 127.0.0.1
+    double rate = 3000;                      // messages per second
+    std::size_t size = 100;                  // payload bytes
+    std::size_t window = 256;                // most messages sent but not yet delivered
+    std::function<std::size_t()> delivered;  // messages delivered so far (thread-safe)
     std::chrono::milliseconds stall_timeout{10000};
   };
 

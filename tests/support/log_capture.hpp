@@ -25,7 +25,8 @@ class LogCapture {
 
   // The first line at index >= from matching `re`, waiting up to `timeout` (scaled); nullopt on
   // timeout or when the writer closed the pipe without producing one.
-  std::optional<std::string> wait_for_line(const std::regex& re, std::chrono::milliseconds timeout, std::size_t from = 0);
+  std::optional<std::string> wait_for_line(const std::regex& re, std::chrono::milliseconds timeout,
+                                           std::size_t from = 0);
   // Waits for EOF (every writer gone); false on timeout.
   bool wait_closed(std::chrono::milliseconds timeout);
 

@@ -22,9 +22,12 @@ std::optional<std::uint64_t> read_hex16(std::string_view s) noexcept {
   for (std::size_t i = 0; i < 16; ++i) {
     const char c = s[i];
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else return std::nullopt;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else
+      return std::nullopt;
     v = (v << 4) | static_cast<std::uint64_t>(d);
   }
   return v;

@@ -9,8 +9,8 @@ std::string destination(std::uint16_t port, Framing framing, bool explicit_defau
 }
 
 std::vector<std::string> data_path_options() {
-  return {"--control", "none",         "--stats-interval", "0",     "--reconnect-min",
-          "0.05",      "--reconnect-max", "0.2",           "--log-level", "info"};
+  return {"--control",       "none", "--stats-interval", "0",   "--reconnect-min", "0.05",
+          "--reconnect-max", "0.2",  "--log-level",      "info"};
 }
 
 std::vector<std::string> relayd_args(const std::string& listen, const std::vector<std::string>& destinations,

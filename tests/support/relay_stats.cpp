@@ -86,9 +86,12 @@ void RelayStats::add(std::string_view text) {
     const auto e = word.find('=');
     if (e != std::string::npos) r.fields[word.substr(0, e)] = word.substr(e + 1);
   }
-  if (kind == "listener") listeners_[r.subject] = std::move(r);
-  else if (kind == "destination") destinations_[r.subject] = std::move(r);
-  else if (kind == "queue") queue_ = std::move(r);
+  if (kind == "listener")
+    listeners_[r.subject] = std::move(r);
+  else if (kind == "destination")
+    destinations_[r.subject] = std::move(r);
+  else if (kind == "queue")
+    queue_ = std::move(r);
 }
 
 std::optional<StatsRecord> RelayStats::listener(std::uint16_t port) const { return by_port(listeners_, port); }

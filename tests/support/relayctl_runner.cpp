@@ -2,7 +2,6 @@
 
 #include <regex>
 
-
 namespace relay::test {
 
 RunResult RelayctlRunner::run(const std::vector<std::string>& args, std::chrono::milliseconds timeout) const {

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "log_capture.hpp"
-#include "subprocess.hpp"
 #include "relay_stats.hpp"
+#include "subprocess.hpp"
 
 namespace relay::test {
 

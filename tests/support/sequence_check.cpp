@@ -16,9 +16,12 @@ SequenceReport check_sequence(const std::vector<std::string>& messages, std::siz
       ++r.unparsable;
       continue;
     }
-    if (!have_prev) r.first = *seq;
-    else if (*seq <= r.last) ++r.out_of_order;
-    else r.missing += *seq - r.last - 1;
+    if (!have_prev)
+      r.first = *seq;
+    else if (*seq <= r.last)
+      ++r.out_of_order;
+    else
+      r.missing += *seq - r.last - 1;
     if (!have_prev || *seq > r.last) r.last = *seq;
     have_prev = true;
     ++r.count;

@@ -12,9 +12,9 @@ namespace relay::test {
 
 struct SequenceReport {
   std::size_t count = 0;
-  std::size_t unparsable = 0;      // messages that are not make_payload() payloads
-  std::size_t missing = 0;         // seqs skipped between consecutive messages
-  std::size_t out_of_order = 0;    // messages whose seq is <= the previous one (reorder or duplicate)
+  std::size_t unparsable = 0;    // messages that are not make_payload() payloads
+  std::size_t missing = 0;       // seqs skipped between consecutive messages
+  std::size_t out_of_order = 0;  // messages whose seq is <= the previous one (reorder or duplicate)
   std::uint64_t first = 0, last = 0;
 
   bool in_order_without_duplicates() const { return unparsable == 0 && out_of_order == 0; }

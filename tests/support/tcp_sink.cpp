@@ -17,7 +17,10 @@
 namespace relay::test {
 
 TcpSink::TcpSink(Options options)
-    : framing_(options.framing), rcvbuf_(options.rcvbuf), port_(options.port), decoder_(options.framing),
+    : framing_(options.framing),
+      rcvbuf_(options.rcvbuf),
+      port_(options.port),
+      decoder_(options.framing),
       paused_(options.paused) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
@@ -99,16 +102,17 @@ void TcpSink::run() {
     if (::poll(fds, 2, 50) < 0 && errno != EINTR) break;
     if ((fds[0].revents & POLLIN) && !handle_wake()) return;
     if (fds[1].revents == 0) continue;
-    if (conn_fd_) read_some();
-    else accept_one();
+    if (conn_fd_)
+      read_some();
+    else
+      accept_one();
   }
 }
 
 // Returns false when told to stop (after cleaning up).
 bool TcpSink::handle_wake() {
   char buf[64];
-  while (::read(wake_read_.get(), buf, sizeof buf) > 0) {
-  }
+  while (::read(wake_read_.get(), buf, sizeof buf) > 0) {}
   std::lock_guard lock(mu_);
   if (command_ == Command::close_connection) abort_connection();
   if (command_ == Command::stop) {
@@ -147,8 +151,10 @@ void TcpSink::read_some() {
   std::lock_guard lock(mu_);
   const bool ok = decoder_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), [&](std::string_view m) {
     byte_count_ += m.size();
-    if (framing_ == Framing::raw) bytes_.append(m);
-    else messages_.emplace_back(m);
+    if (framing_ == Framing::raw)
+      bytes_.append(m);
+    else
+      messages_.emplace_back(m);
   });
   if (!ok) {
     // Lost sync: nothing after this point can be trusted, so drop the connection.

@@ -52,8 +52,8 @@ class TcpSink {
   bool listening() const;
 
   std::vector<std::string> messages() const;
-  std::string bytes() const;  // raw framing: everything received, concatenated
-  std::size_t count() const;  // messages (raw: 0)
+  std::string bytes() const;       // raw framing: everything received, concatenated
+  std::size_t count() const;       // messages (raw: 0)
   std::size_t byte_count() const;  // payload bytes decoded (raw: bytes received)
   std::size_t connections() const;
   // Index in messages() of the first message of each accepted connection.

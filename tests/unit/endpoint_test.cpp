@@ -58,9 +58,7 @@ TEST(Endpoint, CanonicalIpv6IsCompressed) {
   EXPECT_EQ(parse_endpoint("udp@[::]:7").str(), "udp@[::]:7");
 }
 
-TEST(Endpoint, AnyAddresses) {
-  EXPECT_EQ(parse_endpoint("udp@0.0.0.0:2008").str(), "udp@0.0.0.0:2008");
-}
+TEST(Endpoint, AnyAddresses) { EXPECT_EQ(parse_endpoint("udp@0.0.0.0:2008").str(), "udp@0.0.0.0:2008"); }
 
 TEST(Endpoint, ResolvesLocalhost) {
   const Endpoint ep = parse_endpoint("tcp@localhost:2009");
@@ -133,8 +131,8 @@ TEST(Endpoint, CanonicalFraming) {
 }
 
 TEST(Endpoint, CanonicalTextRoundTrips) {
-  for (const char* text : {"udp@127.0.0.1:2008", "tcp@[::1]:0", "tcp@10.0.0.1:65535?framing=raw",
-                           "tcp@[fe80::1]:3?framing=line"}) {
+  for (const char* text :
+       {"udp@127.0.0.1:2008", "tcp@[::1]:0", "tcp@10.0.0.1:65535?framing=raw", "tcp@[fe80::1]:3?framing=line"}) {
     const Endpoint ep = parse_endpoint(text);
     EXPECT_EQ(ep.str(), text);
     EXPECT_EQ(parse_endpoint(ep.str()).str(), text);

@@ -48,7 +48,7 @@ TEST(IngestPacer, LightTrafficIsNeverDelayed) {
 TEST(IngestPacer, HeavyTrafficWaitsTheMaximum) {
   Fed f;
   EXPECT_DOUBLE_EQ(f.windows(1, 3000), kMaxDelay);  // 300k msg/s
-  EXPECT_EQ(f.windows(1, 100), 0.0);                 // and back at once when it calms
+  EXPECT_EQ(f.windows(1, 100), 0.0);                // and back at once when it calms
 }
 
 TEST(IngestPacer, NeverLetsTheSocketBufferFillBeyondAQuarter) {

@@ -188,9 +188,9 @@ TEST(Queue, LaggingCursorIsMovedPastTheOldestDataAndCountsIt) {
     }
     q.publish();
     drain(healthy);
-    q.reclaim();  // may raise the floor (in relayd this wakes the client thread)...
+    q.reclaim();                      // may raise the floor (in relayd this wakes the client thread)...
     skipped += dead.skip_to_floor();  // ...which moves the lagging cursor...
-    q.reclaim();  // ...so the next pass can free the memory
+    q.reclaim();                      // ...so the next pass can free the memory
   }
   EXPECT_GT(floors, 0);
   EXPECT_GT(skipped, 0u);

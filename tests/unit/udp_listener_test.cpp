@@ -78,7 +78,7 @@ TEST_F(UdpListenerTest, GoodDatagramsArriveInOrderOthersAreCounted) {
   std::vector<std::string> good;
   good.push_back("hello");
   sender.send(good.back());
-  sender.send("");                               // empty: ignored, counted
+  sender.send("");                                 // empty: ignored, counted
   sender.send(std::string(kMaxMessage + 1, 'x'));  // oversized: dropped, counted
   sender.send(std::string(5000, 'y'));             // far oversized
   good.push_back(std::string(kMaxMessage, 'm'));   // exactly the limit: fine
@@ -137,8 +137,8 @@ TEST_F(UdpListenerTest, GroTrainsAreSplitBackIntoTheirDatagrams) {
   };
   gso.send_gso(train(10, 100, 37));  // 10 datagrams, the last 37 bytes
   good.push_back("alone");
-  sender.send(good.back());           // a plain datagram between trains
-  gso.send_gso(train(64, 50, 50));    // the most segments one GSO send takes
+  sender.send(good.back());         // a plain datagram between trains
+  gso.send_gso(train(64, 50, 50));  // the most segments one GSO send takes
   gso.send_gso(train(3, 999, 999));
   const std::size_t expected = good.size();
   gso.send_gso(std::vector<std::string>(2, std::string(kMaxMessage + 1, 'o')));  // two oversized
@@ -248,9 +248,7 @@ TEST(UdpListenerIpv6, ReceivesOnLoopback) {
 
 TEST(ServerThreadLifecycle, StopIsIdempotentAndStartIsOptional) {
   Queue queue(small_queue());
-  {
-    ServerThread never_started(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {});
-  }
+  { ServerThread never_started(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {}); }
   ServerThread server(queue, {parse_endpoint("udp@127.0.0.1:0", false), parse_endpoint("tcp@127.0.0.1:0", false)},
                       ingest(), {});
   EXPECT_EQ(server.listeners().size(), 2u);
