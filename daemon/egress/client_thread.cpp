@@ -189,7 +189,13 @@ void ClientThread::check_drains() {
 }
 
 void ClientThread::finish_removal(const Drains::Entry& e, Destination* dest, Drains::Finish how) {
-  if (dest == nullptr) return;
+  if (dest == nullptr) {
+    // Gone by another path; a caller still waiting is told so rather than left to its deadline.
+    if (e.cmd)
+      e.cmd->done.set_exception(std::make_exception_ptr(
+          CommandError(CommandFailure::unknown_id, "destination " + std::to_string(e.id) + " was removed meanwhile")));
+    return;
+  }
   const std::uint64_t left = dest->lag();
   dest->shared()->counters.dropped_removed.add(left);
   dest->refresh_gauges();

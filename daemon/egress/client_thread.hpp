@@ -41,8 +41,8 @@ class ClientThread {
   DestinationSnapshot add(Endpoint endpoint, StartAt start, Deadline deadline);
   DestinationSnapshot remove(const Removal& removal, Deadline deadline);
 
-  // Any thread: callers blocked in add()/remove() give up now (relayd is stopping); what they
-  // asked for still completes, bounded by the shutdown drain.
+  // Any thread: callers blocked in add()/remove() give up now (relayd is stopping). What the
+  // client thread had already claimed completes, bounded by the shutdown drain; the rest is dropped.
   void release_callers() noexcept { commands_.release_callers(); }
 
   // Any thread: the destinations as they are now.

@@ -56,8 +56,8 @@ class CommandChannel {
   DestinationSnapshot call(std::shared_ptr<Command> cmd, Deadline deadline);
   // Any thread: hands `cmd` over without waiting.
   void post(std::shared_ptr<Command> cmd);
-  // Any thread: callers waiting in call() give up now with shutting_down; what they asked for
-  // still completes on the client thread.
+  // Any thread: callers waiting in call() give up now with shutting_down. A command the client
+  // thread had not claimed yet is dropped ("nothing changed"); one it had claimed completes.
   void release_callers() noexcept;
 
   // Client thread: calls apply(cmd) for every command its caller has not abandoned, oldest

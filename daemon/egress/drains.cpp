@@ -12,6 +12,18 @@ void Drains::forget(std::uint64_t id) {
   std::erase_if(entries_, [&](const Entry& e) { return e.id == id; });
 }
 
+void Drains::add(Entry e) {
+  const auto it = std::ranges::find_if(entries_, [&](const Entry& x) { return x.id == e.id; });
+  if (it == entries_.end()) {
+    entries_.push_back(std::move(e));
+    return;
+  }
+  it->cmd = std::move(e.cmd);
+  it->immediate = e.immediate;
+  it->deadline = std::min(it->deadline, e.deadline);
+  it->target = std::max(it->target, e.target);
+}
+
 void Drains::drain_to(std::uint64_t id, std::uint64_t tail, ev_tstamp deadline) {
   const auto it = std::ranges::find_if(entries_, [&](const Entry& e) { return e.id == id; });
   if (it == entries_.end()) {

@@ -36,7 +36,10 @@ class Drains {
   bool empty() const noexcept { return entries_.empty(); }
   // True when a removal (not only the shutdown drain) of `id` is under way.
   bool removing(std::uint64_t id) const noexcept;
-  void add(Entry e) { entries_.push_back(std::move(e)); }
+  // A removal under way (or an immediate one finishing its message). When the shutdown drain of
+  // the same destination is already running, the removal joins it: one entry, its caller
+  // answered when it ends, the earlier deadline and the later target.
+  void add(Entry e);
   void forget(std::uint64_t id);
   // Shutdown: `id` must reach `tail` by `deadline`. A removal already under way keeps its caller,
   // with the later target and the earlier deadline.

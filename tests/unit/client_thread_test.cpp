@@ -57,12 +57,9 @@ TEST(ClientThreadShutdown, RemovalUnderWayWhenShutdownStartsIsAnswered) {
 
 // A removal with drain that arrives while the shutdown drain of the same destination runs must
 // be answered (its snapshot, or shutting_down), never left for its caller's deadline.
-// DISABLED: fails today. apply_remove() does not merge with the shutdown drain's entry (Drains
-// only merges in drain_to()), so the destination has two entries; the shutdown one ends first and
-// erases the destination, and the removal's entry then finishes with no destination, so
-// finish_removal() returns before answering. The caller waits out its deadline and is told
-// timed_out "while the change was being applied". Run with --gtest_also_run_disabled_tests.
-TEST(ClientThreadShutdown, DISABLED_RemovalDuringTheShutdownDrainIsAnswered) {
+// (It used to be left unanswered: the removal became a second drain entry, the shutdown's entry
+// ended first and erased the destination, and the removal's entry then finished with nothing.)
+TEST(ClientThreadShutdown, RemovalDuringTheShutdownDrainIsAnswered) {
   Stuck s;
   std::thread stopper([&] { s.ct.drain_and_stop(test::scaled(1s)); });
   ASSERT_TRUE(test::wait_until([&] { return draining(s.ct); }, 10s)) << "the shutdown drain did not start";
