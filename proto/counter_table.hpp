@@ -9,24 +9,24 @@
 #pragma once
 
 // X(name, unit, description)
-#define RELAY_LISTENER_COUNTERS(X)                                                              \
-  X(received_messages, "messages", "messages accepted into the queue")                           \
-  X(received_bytes, "bytes", "payload bytes accepted into the queue")                            \
-  X(dropped_empty, "messages", "zero-length datagrams ignored")                                  \
+#define RELAY_LISTENER_COUNTERS(X)                                                                \
+  X(received_messages, "messages", "messages accepted into the queue")                            \
+  X(received_bytes, "bytes", "payload bytes accepted into the queue")                             \
+  X(dropped_empty, "messages", "zero-length datagrams ignored")                                   \
   X(dropped_oversized, "messages", "datagrams or frames longer than --max-message-size, dropped") \
-  X(dropped_queue_full, "messages", "messages dropped because the queue budget was exhausted")   \
-  X(kernel_drops, "messages", "datagrams the kernel dropped on the socket (SO_RXQ_OVFL)")        \
-  X(receive_errors, "events", "receive system calls that failed")                                \
-  X(connections_accepted, "connections", "TCP ingest connections accepted")                      \
+  X(dropped_queue_full, "messages", "messages dropped because the queue budget was exhausted")    \
+  X(kernel_drops, "messages", "datagrams the kernel dropped on the socket (SO_RXQ_OVFL)")         \
+  X(receive_errors, "events", "receive system calls that failed")                                 \
+  X(connections_accepted, "connections", "TCP ingest connections accepted")                       \
   X(connections_closed_bad_frame, "connections", "TCP ingest connections closed on a bad frame")
 
-#define RELAY_DESTINATION_COUNTERS(X)                                                           \
-  X(sent_messages, "messages", "messages fully written to the destination's socket")             \
-  X(sent_bytes, "bytes", "bytes written to the destination's socket, framing included")          \
+#define RELAY_DESTINATION_COUNTERS(X)                                                                     \
+  X(sent_messages, "messages", "messages fully written to the destination's socket")                      \
+  X(sent_bytes, "bytes", "bytes written to the destination's socket, framing included")                   \
   X(dropped_lagging, "messages", "messages skipped because the destination fell behind the queue budget") \
-  X(dropped_removed, "messages", "messages still queued for the destination when it was removed") \
-  X(connects, "connections", "connections established")                                          \
-  X(reconnects, "connections", "connections re-established after a failure")                    \
-  X(connect_failures, "events", "connection attempts that failed or timed out")                  \
-  X(disconnects, "events", "established connections lost (write error, reset or peer close)")   \
+  X(dropped_removed, "messages", "messages still queued for the destination when it was removed")         \
+  X(connects, "connections", "connections established")                                                   \
+  X(reconnects, "connections", "connections re-established after a failure")                              \
+  X(connect_failures, "events", "connection attempts that failed or timed out")                           \
+  X(disconnects, "events", "established connections lost (write error, reset or peer close)")             \
   X(resent_partial, "messages", "messages cut by a broken connection and resent whole")

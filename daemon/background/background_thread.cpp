@@ -50,14 +50,19 @@ void BackgroundThread::pressure() noexcept { ev_async_send(loop_, &pressure_); }
 void BackgroundThread::reclaim() {
   const ReclaimResult r = queue_.reclaim();
   if (!r.floor_raised || !floor_log_.allow(static_cast<std::int64_t>(ev_now(loop_) * 1e9))) return;
-  spdlog::warn("queue near its budget ({} bytes): destinations behind message {} skip ahead, counted as dropped_lagging{}",
-               queue_.stats().max_queue_bytes, r.floor,
-               floor_log_.suppressed() ? fmt::format(" ({} more times since the last line)", floor_log_.suppressed()) : "");
+  spdlog::warn(
+      "queue near its budget ({} bytes): destinations behind message {} skip ahead, counted as dropped_lagging{}",
+      queue_.stats().max_queue_bytes, r.floor,
+      floor_log_.suppressed() ? fmt::format(" ({} more times since the last line)", floor_log_.suppressed()) : "");
 }
 
-void BackgroundThread::on_reclaim(struct ev_loop*, ev_timer* w, int) { static_cast<BackgroundThread*>(w->data)->reclaim(); }
+void BackgroundThread::on_reclaim(struct ev_loop*, ev_timer* w, int) {
+  static_cast<BackgroundThread*>(w->data)->reclaim();
+}
 
-void BackgroundThread::on_pressure(struct ev_loop*, ev_async* w, int) { static_cast<BackgroundThread*>(w->data)->reclaim(); }
+void BackgroundThread::on_pressure(struct ev_loop*, ev_async* w, int) {
+  static_cast<BackgroundThread*>(w->data)->reclaim();
+}
 
 void BackgroundThread::on_stats(struct ev_loop*, ev_timer* w, int) {
   auto* self = static_cast<BackgroundThread*>(w->data);

@@ -27,8 +27,8 @@ class BackgroundThread {
   BackgroundThread& operator=(const BackgroundThread&) = delete;
 
   void start();
-  void stop();                  // any thread; joins
-  void pressure() noexcept;     // any thread: run a reclaim pass now
+  void stop();               // any thread; joins
+  void pressure() noexcept;  // any thread: run a reclaim pass now
 
  private:
   static void on_reclaim(struct ev_loop* loop, ev_timer* w, int revents);

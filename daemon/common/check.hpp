@@ -10,12 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define RELAY_ASSERT(cond, why)                                                                          \
-  do {                                                                                                   \
-    if (!(cond)) {                                                                                       \
-      std::fprintf(stderr, "%s:%d: relay check failed: %s (%s)\n", __FILE__, __LINE__, #cond, why);    \
-      std::abort();                                                                                      \
-    }                                                                                                    \
+#define RELAY_ASSERT(cond, why)                                                                     \
+  do {                                                                                              \
+    if (!(cond)) {                                                                                  \
+      std::fprintf(stderr, "%s:%d: relay check failed: %s (%s)\n", __FILE__, __LINE__, #cond, why); \
+      std::abort();                                                                                 \
+    }                                                                                               \
   } while (false)
 #else
 #define RELAY_ASSERT(cond, why) static_cast<void>(sizeof(!(cond)))

@@ -4,10 +4,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <fmt/format.h>
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <fmt/format.h>
 
 namespace relay {
 namespace {

@@ -18,8 +18,7 @@ class ThreadOwner {
     const std::thread::id me = std::this_thread::get_id();
     std::thread::id none{};
     // acq_rel/acquire: the role's previous work happens-before ours (the hand-over is a join).
-    return owner_.compare_exchange_strong(none, me, std::memory_order_acq_rel, std::memory_order_acquire) ||
-           none == me;
+    return owner_.compare_exchange_strong(none, me, std::memory_order_acq_rel, std::memory_order_acquire) || none == me;
   }
   // The role is free again; the next caller of held_by_caller() takes it.
   void hand_over() noexcept { owner_.store(std::thread::id{}, std::memory_order_release); }  // release: pairs above

@@ -36,9 +36,7 @@ void to_proto(const DestinationValues& in, pb::DestinationCounters& out) {
   RELAY_DESTINATION_COUNTERS(RELAY_SET_PROTO_COUNTER)
 }
 
-void to_proto(const ListenerValues& in, pb::ListenerCounters& out) {
-  RELAY_LISTENER_COUNTERS(RELAY_SET_PROTO_COUNTER)
-}
+void to_proto(const ListenerValues& in, pb::ListenerCounters& out) { RELAY_LISTENER_COUNTERS(RELAY_SET_PROTO_COUNTER) }
 
 #undef RELAY_SET_PROTO_COUNTER
 
@@ -96,8 +94,7 @@ void to_proto(const RelayInfo& in, pb::Info& out) {
 namespace {
 
 [[noreturn]] void throw_bad_enum(int value, const char* field) {
-  throw ApiError(ApiCode::invalid_argument,
-                 std::string(field) + ": unknown value " + std::to_string(value), field);
+  throw ApiError(ApiCode::invalid_argument, std::string(field) + ": unknown value " + std::to_string(value), field);
 }
 
 }  // namespace

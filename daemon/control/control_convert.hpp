@@ -5,10 +5,10 @@
 
 #include <optional>
 
-#include "start_at.hpp"
 #include "endpoint.hpp"
 #include "relay/v1/relay.pb.h"
 #include "snapshot.hpp"
+#include "start_at.hpp"
 
 namespace relay {
 

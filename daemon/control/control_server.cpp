@@ -17,8 +17,8 @@ constexpr const char* kServiceName = "relay.v1.RelayControl";
 bool is_unix(const std::string& address) { return address.starts_with("unix:"); }
 
 [[noreturn]] void cannot_listen(const std::string& address) {
-  const char* why = is_unix(address) ? "cannot bind the socket (does its directory exist and is it writable?)"
-                                     : "address in use?";
+  const char* why =
+      is_unix(address) ? "cannot bind the socket (does its directory exist and is it writable?)" : "address in use?";
   throw std::runtime_error("cannot listen for control on " + address + ": " + why);
 }
 
@@ -40,8 +40,7 @@ void set_serving(grpc::Server& server, bool serving) {
 
 }  // namespace
 
-ControlServer::ControlServer(RelayApi& api, std::string address)
-    : address_(std::move(address)), service_(api) {}
+ControlServer::ControlServer(RelayApi& api, std::string address) : address_(std::move(address)), service_(api) {}
 
 ControlServer::~ControlServer() { shutdown(); }
 

@@ -68,8 +68,8 @@ grpc::Status run(const grpc::ServerContext& ctx, std::string_view method, Kind k
     status = grpc::Status(grpc::StatusCode::INTERNAL, e.what());
   }
   const auto level = kind == Kind::change ? spdlog::level::info : spdlog::level::debug;
-  spdlog::log(level, "control: {} from {} refused: {}: {}", method, ctx.peer(),
-              status_code_name(status.error_code()), status.error_message());
+  spdlog::log(level, "control: {} from {} refused: {}: {}", method, ctx.peer(), status_code_name(status.error_code()),
+              status.error_message());
   return status;
 }
 
@@ -198,13 +198,11 @@ bool ControlService::stopping() const {
 
 grpc::Status ControlService::AddDestination(grpc::ServerContext* ctx, const pb::AddDestinationRequest* req,
                                             pb::Destination* resp) {
-  return run(*ctx, "AddDestination", Kind::change, [&] {
-    to_proto(api_.add_destination(from_proto(*req), call_deadline(*ctx)), *resp);
-  });
+  return run(*ctx, "AddDestination", Kind::change,
+             [&] { to_proto(api_.add_destination(from_proto(*req), call_deadline(*ctx)), *resp); });
 }
 
-grpc::Status ControlService::RemoveDestination(grpc::ServerContext* ctx,
-                                               const pb::RemoveDestinationRequest* req,
+grpc::Status ControlService::RemoveDestination(grpc::ServerContext* ctx, const pb::RemoveDestinationRequest* req,
                                                pb::Destination* resp) {
   return run(*ctx, "RemoveDestination", Kind::change, [&] {
     RemoveDestinationRequest core = drain_from_proto(*req);

@@ -43,8 +43,7 @@ class ControlService final : public relay::v1::RelayControl::Service {
                         relay::v1::Stats* resp) override;
   grpc::Status WatchStats(grpc::ServerContext* ctx, const relay::v1::WatchStatsRequest* req,
                           grpc::ServerWriter<relay::v1::Stats>* writer) override;
-  grpc::Status GetInfo(grpc::ServerContext* ctx, const relay::v1::GetInfoRequest* req,
-                       relay::v1::Info* resp) override;
+  grpc::Status GetInfo(grpc::ServerContext* ctx, const relay::v1::GetInfoRequest* req, relay::v1::Info* resp) override;
 
  private:
   void stream_stats(grpc::ServerContext& ctx, std::chrono::milliseconds interval,
@@ -56,7 +55,7 @@ class ControlService final : public relay::v1::RelayControl::Service {
   RelayApi& api_;
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
-  bool stopping_ = false;        // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
   std::atomic<int> watchers_{0};  // WatchStats calls in progress
 };
 

@@ -28,10 +28,7 @@ double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.cou
 }  // namespace
 
 ClientThread::ClientThread(Queue& queue, ClientConfig cfg)
-    : queue_(queue),
-      cfg_(cfg),
-      loop_(ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)),
-      commands_([this] { wake(); }) {
+    : queue_(queue), cfg_(cfg), loop_(ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)), commands_([this] { wake(); }) {
   if (loop_ == nullptr) throw std::runtime_error("cannot create the client thread's event loop");
   ev_async_init(&wake_, &ClientThread::on_wake);
   wake_.data = this;
@@ -78,7 +75,8 @@ DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline
   auto cmd = std::make_shared<Command>();
   cmd->kind = Command::Kind::add;
   // relaxed: ids only need to be unique.
-  cmd->dest = std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint));
+  cmd->dest =
+      std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint));
   cmd->start = start;
   return commands_.call(std::move(cmd), deadline);
 }
@@ -90,7 +88,9 @@ DestinationSnapshot ClientThread::remove(const Removal& removal, Deadline deadli
   return commands_.call(std::move(cmd), deadline);
 }
 
-std::vector<DestinationSnapshot> ClientThread::snapshot() const { return registry_.snapshot(queue_.tail(), steady_ns()); }
+std::vector<DestinationSnapshot> ClientThread::snapshot() const {
+  return registry_.snapshot(queue_.tail(), steady_ns());
+}
 
 void ClientThread::drain_and_stop(std::chrono::milliseconds timeout) {
   if (!thread_.joinable()) return;
@@ -115,8 +115,8 @@ void ClientThread::apply_add(Command& cmd) {
   const std::string address = cmd.dest->endpoint.str();
   for (const auto& d : destinations_) {
     if (peer_of(d->shared()->endpoint) == peer_of(cmd.dest->endpoint))
-      throw CommandError(CommandFailure::duplicate, "destination " + address + " already exists (id " +
-                                                        std::to_string(d->shared()->id) + ")");
+      throw CommandError(CommandFailure::duplicate,
+                         "destination " + address + " already exists (id " + std::to_string(d->shared()->id) + ")");
   }
   if (destinations_.size() >= cfg_.max_destinations)
     throw CommandError(CommandFailure::limit_reached,

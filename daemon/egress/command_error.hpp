@@ -17,8 +17,7 @@ enum class CommandFailure {
 
 class CommandError : public std::runtime_error {
  public:
-  CommandError(CommandFailure failure, const std::string& message)
-      : std::runtime_error(message), failure_(failure) {}
+  CommandError(CommandFailure failure, const std::string& message) : std::runtime_error(message), failure_(failure) {}
   CommandFailure failure() const noexcept { return failure_; }
 
  private:

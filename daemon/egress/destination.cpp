@@ -15,8 +15,8 @@ constexpr int kWritesPerWake = 16;
 
 }  // namespace
 
-Destination::Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<DestinationShared> shared,
-                         StartAt start, const DestinationConfig& cfg)
+Destination::Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<DestinationShared> shared, StartAt start,
+                         const DestinationConfig& cfg)
     : shared_(std::move(shared)),
       cursor_(queue, start),
       views_(FrameBatch::kMaxMessages),
@@ -98,7 +98,8 @@ bool Destination::write_batch() {
     conn_.want_writable(false);
     return false;
   }
-  const std::size_t framed = frames_.build(shared_->endpoint.framing, std::span(views_.data(), have), progress_.partial());
+  const std::size_t framed =
+      frames_.build(shared_->endpoint.framing, std::span(views_.data(), have), progress_.partial());
   msghdr msg{};
   msg.msg_iov = frames_.iov();
   msg.msg_iovlen = frames_.iov_count();

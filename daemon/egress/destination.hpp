@@ -40,9 +40,7 @@ class Destination final : private ConnectionOwner {
   bool reached(std::uint64_t target) const;  // every message before `target` fully written
   bool mid_message() const noexcept { return progress_.mid_message(); }
   // The drain target that completes the half-written message (see mid_message()).
-  std::uint64_t message_in_progress_end() const noexcept {
-    return cursor_.id() + (progress_.partial() > 0 ? 1 : 0);
-  }
+  std::uint64_t message_in_progress_end() const noexcept { return cursor_.id() + (progress_.partial() > 0 ? 1 : 0); }
   std::uint64_t lag() const { return cursor_.lag(); }
   void refresh_gauges();
   const std::shared_ptr<DestinationShared>& shared() const noexcept { return shared_; }

@@ -19,15 +19,15 @@ enum class DestinationState : std::uint8_t {
 std::string_view to_string(DestinationState s) noexcept;
 
 struct DestinationSnapshot {
-  std::uint64_t id = 0;          // stable for the destination's life, never reused
-  std::string address;           // canonical "tcp@host:port"
+  std::uint64_t id = 0;  // stable for the destination's life, never reused
+  std::string address;   // canonical "tcp@host:port"
   Framing framing = Framing::lp32le;
   DestinationState state = DestinationState::connecting;
   DestinationValues counters;
-  std::uint64_t cursor = 0;       // next message id it will write
-  std::uint64_t lag_messages = 0; // tail minus cursor
-  double lag_seconds = 0;         // age of the oldest message not yet written (0 when caught up)
-  std::string last_error;         // most recent connection error, empty if none
+  std::uint64_t cursor = 0;        // next message id it will write
+  std::uint64_t lag_messages = 0;  // tail minus cursor
+  double lag_seconds = 0;          // age of the oldest message not yet written (0 when caught up)
+  std::string last_error;          // most recent connection error, empty if none
 };
 
 struct DestinationShared;

@@ -26,7 +26,7 @@ namespace relay {
 
 class FrameBatch {
  public:
-  static constexpr std::size_t kMaxIov = 1024;  // IOV_MAX on Linux
+  static constexpr std::size_t kMaxIov = 1024;       // IOV_MAX on Linux
   static constexpr std::size_t kMaxMessages = 1024;  // messages framed per build
   static constexpr std::size_t kStageBytes = 64 * 1024;
   static constexpr std::size_t kCopyBelow = 256;

@@ -31,8 +31,7 @@ class Mailbox {
     // relaxed initial read: the CAS below validates it.
     node->next = head_.load(std::memory_order_relaxed);
     // release: the consumer that takes the node sees the item fully built.
-    while (!head_.compare_exchange_weak(node->next, node, std::memory_order_release, std::memory_order_relaxed)) {
-    }
+    while (!head_.compare_exchange_weak(node->next, node, std::memory_order_release, std::memory_order_relaxed)) {}
   }
 
   // Owner thread: calls fn(item) for every pushed item, oldest first.

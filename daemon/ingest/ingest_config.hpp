@@ -6,11 +6,11 @@
 namespace relay {
 
 struct IngestConfig {
-  std::uint32_t max_message = 65507;       // --max-message-size (bytes of payload)
-  int rcvbuf = 32 << 20;                   // --rcvbuf: requested SO_RCVBUF (bytes)
-  unsigned batch = 256;                    // datagrams per recvmmsg
-  double coalesce_seconds = 0;             // --coalesce-us: longest wait between polls when busy (ingest_pacer)
-  bool udp_gro = false;                    // --udp-gro: let the kernel hand over coalesced datagram trains
+  std::uint32_t max_message = 65507;  // --max-message-size (bytes of payload)
+  int rcvbuf = 32 << 20;              // --rcvbuf: requested SO_RCVBUF (bytes)
+  unsigned batch = 256;               // datagrams per recvmmsg
+  double coalesce_seconds = 0;        // --coalesce-us: longest wait between polls when busy (ingest_pacer)
+  bool udp_gro = false;               // --udp-gro: let the kernel hand over coalesced datagram trains
 };
 
 }  // namespace relay

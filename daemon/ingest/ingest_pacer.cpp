@@ -26,7 +26,8 @@ double IngestPacer::delay_for(double seconds, const IngestTotals& delta) const n
   const double rate = static_cast<double>(delta.messages) / seconds;
   if (rate * max_delay_ < kMinBatch) return 0;
   if (rcvbuf_ == 0) return max_delay_;
-  const double per_message = static_cast<double>(delta.bytes) / static_cast<double>(delta.messages) + kPerDatagramOverhead;
+  const double per_message =
+      static_cast<double>(delta.bytes) / static_cast<double>(delta.messages) + kPerDatagramOverhead;
   const double fills_quarter = static_cast<double>(rcvbuf_) / 4 / (rate * per_message);
   const double delay = std::min(max_delay_, fills_quarter);
   return rate * delay < kMinBatch ? 0 : delay;

@@ -23,8 +23,8 @@ struct IngestTotals {
 
 class IngestPacer {
  public:
-  static constexpr double kWindow = 0.010;         // seconds over which the rate is measured
-  static constexpr double kMinBatch = 128;         // messages a wait must collect to be worth it
+  static constexpr double kWindow = 0.010;              // seconds over which the rate is measured
+  static constexpr double kMinBatch = 128;              // messages a wait must collect to be worth it
   static constexpr double kPerDatagramOverhead = 1024;  // kernel bytes per datagram beyond payload
   static constexpr int kPauseWindowsAfterDrop = 10;
 

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <span>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <system_error>
 
@@ -49,8 +49,7 @@ class Listener {
   const ListenerCounters& counters() const noexcept { return counters_; }
 
  protected:
-  Listener(const Endpoint& requested, Queue& queue, const IngestConfig& cfg,
-           const std::function<void()>& on_published)
+  Listener(const Endpoint& requested, Queue& queue, const IngestConfig& cfg, const std::function<void()>& on_published)
       : bound_(requested),
         name_(requested.str()),
         // Never above the queue's own limit: append() requires payload <= its max_message.
@@ -139,9 +138,9 @@ class Listener {
     return limiter.suppressed() == 0 ? std::string() : fmt::format(" ({} more not logged)", limiter.suppressed());
   }
 
-  Endpoint bound_;             // the requested endpoint, with the real port after bind
-  std::string name_;           // bound_.str(), for log lines and ListenerInfo
-  int rcvbuf_granted_bytes_ = 0;     // as read back from the socket (UDP)
+  Endpoint bound_;                // the requested endpoint, with the real port after bind
+  std::string name_;              // bound_.str(), for log lines and ListenerInfo
+  int rcvbuf_granted_bytes_ = 0;  // as read back from the socket (UDP)
   std::uint32_t max_message_;
   ListenerCounters counters_;  // written by the server thread only
 

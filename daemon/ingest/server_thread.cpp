@@ -17,7 +17,7 @@ namespace relay {
 
 // The loop-side state the header does not need to show.
 struct ServerThread::Impl {
-  ev_async wake{};  // stop(): the only thread-safe way into a running libev loop
+  ev_async wake{};    // stop(): the only thread-safe way into a running libev loop
   ev_prepare pace{};  // before each poll: how long to let datagrams accumulate
   std::unique_ptr<IngestPacer> pacer;
   bool stopped = false;
@@ -55,10 +55,7 @@ std::uint64_t smallest_rcvbuf(const std::vector<ListenerInfo>& listeners) {
 
 ServerThread::ServerThread(Queue& queue, const std::vector<Endpoint>& listen, IngestConfig cfg,
                            std::function<void()> on_published)
-    : queue_(queue),
-      cfg_(cfg),
-      on_published_(std::move(on_published)),
-      impl_(std::make_unique<Impl>()) {
+    : queue_(queue), cfg_(cfg), on_published_(std::move(on_published)), impl_(std::make_unique<Impl>()) {
   if (!on_published_) on_published_ = [] {};
   loop_ = new_loop();
   try {

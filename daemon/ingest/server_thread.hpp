@@ -32,8 +32,7 @@ class ServerThread {
  public:
   // Binds every listener now (throws std::system_error / EndpointError naming the address, so a
   // bad address fails at start-up with a clear message); receiving starts with start().
-  ServerThread(Queue& queue, const std::vector<Endpoint>& listen, IngestConfig cfg,
-               std::function<void()> on_published);
+  ServerThread(Queue& queue, const std::vector<Endpoint>& listen, IngestConfig cfg, std::function<void()> on_published);
   ~ServerThread();
 
   void start();

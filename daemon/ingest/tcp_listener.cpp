@@ -13,8 +13,8 @@ namespace relay {
 struct TcpListener::Connection {
   ev_io io{};
   int fd = -1;
-  std::string peer;             // for log lines
-  std::vector<std::byte> buf;   // grows to max_message + 4 when a frame needs it
+  std::string peer;            // for log lines
+  std::vector<std::byte> buf;  // grows to max_message + 4 when a frame needs it
   std::size_t used = 0;
   TcpListener* owner = nullptr;
 };
@@ -109,8 +109,7 @@ void TcpListener::on_readable(struct ev_loop*, ev_io* w, int) {
 }
 
 void TcpListener::accept_ready() {
-  for (int i = 0; i < kMaxAcceptsPerWakeup && accept_one(); ++i) {
-  }
+  for (int i = 0; i < kMaxAcceptsPerWakeup && accept_one(); ++i) {}
 }
 
 bool TcpListener::accept_one() {

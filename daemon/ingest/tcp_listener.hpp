@@ -20,8 +20,7 @@ namespace relay {
 class TcpListener final : public Listener {
  public:
   // Binds and listens now; throws std::system_error naming the address.
-  TcpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
-              const std::function<void()>& on_published);
+  TcpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg, const std::function<void()>& on_published);
   ~TcpListener() override;
 
   void start(struct ev_loop* loop) override;

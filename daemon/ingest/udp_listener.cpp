@@ -4,10 +4,10 @@
 #include <netinet/udp.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 namespace relay {
 namespace {
@@ -51,8 +51,8 @@ void UdpListener::open_socket(const IngestConfig& cfg) {
   gro_ = cfg.udp_gro && enable_gro();
   if (bind(fd_, reinterpret_cast<const sockaddr*>(&bound_.addr), bound_.addr_len) != 0) fail(errno);
   record_bound_address(fd_);
-  spdlog::info("listener {}: SO_RCVBUF requested {}, granted {} bytes (Linux reports twice the usable size)",
-               name_, human_bytes(cfg.rcvbuf), rcvbuf_granted_bytes_);
+  spdlog::info("listener {}: SO_RCVBUF requested {}, granted {} bytes (Linux reports twice the usable size)", name_,
+               human_bytes(cfg.rcvbuf), rcvbuf_granted_bytes_);
 }
 
 // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN; without it we take what
@@ -69,7 +69,8 @@ void UdpListener::set_rcvbuf(int requested) {
 bool UdpListener::enable_gro() {
   const int one = 1;
   if (setsockopt(fd_, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0) return true;
-  spdlog::warn("listener {}: UDP_GRO not available ({}); receiving one datagram per buffer", name_, std::strerror(errno));
+  spdlog::warn("listener {}: UDP_GRO not available ({}); receiving one datagram per buffer", name_,
+               std::strerror(errno));
   return false;
 }
 
@@ -114,8 +115,7 @@ void UdpListener::on_readable(struct ev_loop*, ev_io* w, int) {
 // Bounded so one flooded socket cannot starve the loop's other listeners; the watcher is
 // level-triggered, so whatever is left wakes us again on the next iteration.
 void UdpListener::drain() {
-  for (int i = 0; i < kMaxBatchesPerWakeup && receive_batch(); ++i) {
-  }
+  for (int i = 0; i < kMaxBatchesPerWakeup && receive_batch(); ++i) {}
 }
 
 bool UdpListener::receive_batch() {
@@ -158,7 +158,8 @@ void UdpListener::handle(const mmsghdr& m, std::size_t index, std::int64_t now) 
     return;
   }
   // A GRO train: datagrams of `segment` bytes, the last one possibly shorter.
-  for (std::size_t at = 0; at < m.msg_len; at += segment) accept({data + at, std::min<std::size_t>(segment, m.msg_len - at)}, now);
+  for (std::size_t at = 0; at < m.msg_len; at += segment)
+    accept({data + at, std::min<std::size_t>(segment, m.msg_len - at)}, now);
 }
 
 void UdpListener::accept(std::span<const std::byte> datagram, std::int64_t now) {

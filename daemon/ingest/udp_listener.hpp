@@ -23,8 +23,7 @@ namespace relay {
 class UdpListener final : public Listener {
  public:
   // Binds now; throws std::system_error naming the address.
-  UdpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
-              const std::function<void()>& on_published);
+  UdpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg, const std::function<void()>& on_published);
   ~UdpListener() override;
 
   void start(struct ev_loop* loop) override;
@@ -55,8 +54,8 @@ class UdpListener final : public Listener {
   int fd_ = -1;
   struct ev_loop* loop_ = nullptr;
   ev_io io_{};
-  std::size_t slot_bytes_ = 0;       // max_message + 1: one more byte than any good datagram
-  std::vector<std::byte> buffer_;    // batch × slot_bytes_
+  std::size_t slot_bytes_ = 0;     // max_message + 1: one more byte than any good datagram
+  std::vector<std::byte> buffer_;  // batch × slot_bytes_
   std::vector<iovec> iov_;
   std::vector<Control> control_;
   std::vector<mmsghdr> msgs_;

@@ -56,7 +56,7 @@ class Cursor {
 
  private:
   void publish_position() noexcept;
-  bool step_segment();  // moves to the next segment when the current one is exhausted
+  bool step_segment();                            // moves to the next segment when the current one is exhausted
   bool holds(const std::byte* p) const noexcept;  // p lies in the current segment's records
 
   Queue& queue_;

@@ -26,7 +26,10 @@ void write_header(std::byte* at, std::uint32_t size) {
 }  // namespace
 
 Queue::Queue(QueueConfig cfg)
-    : cfg_(cfg), max_segments_(segment_count(cfg)), slots_(new Slot[cfg.max_cursors]), pool_(cfg.segment_bytes, max_segments_) {
+    : cfg_(cfg),
+      max_segments_(segment_count(cfg)),
+      slots_(new Slot[cfg.max_cursors]),
+      pool_(cfg.segment_bytes, max_segments_) {
   // relaxed: no other thread exists yet; thread start-up publishes everything.
   for (std::size_t i = 0; i < cfg_.max_cursors; ++i) slots_[i].id.store(kFree, std::memory_order_relaxed);
   Segment* first = pool_.take();

@@ -36,20 +36,20 @@ enum class AppendStatus { ok, full };
 struct ReclaimResult {
   std::uint64_t reclaim_point = 0;  // smallest live cursor (or the tail when none)
   std::size_t segments_freed = 0;
-  std::uint64_t floor = 0;          // current eviction floor
+  std::uint64_t floor = 0;  // current eviction floor
   bool floor_raised = false;
 };
 
 // Point-in-time figures; every field read with relaxed/acquire loads, no lock.
 struct QueueStats {
-  std::uint64_t tail = 0;            // id the next message will get (= messages appended)
-  std::uint64_t head = 0;            // oldest id still readable
-  std::uint64_t items = 0;           // messages held: tail - head
-  std::uint64_t reclaim_point = 0;   // as of the last reclaim pass
-  std::size_t segments_in_use = 0;   // linked into the queue
-  std::size_t bytes_in_use = 0;      // segments_in_use * segment size
+  std::uint64_t tail = 0;           // id the next message will get (= messages appended)
+  std::uint64_t head = 0;           // oldest id still readable
+  std::uint64_t items = 0;          // messages held: tail - head
+  std::uint64_t reclaim_point = 0;  // as of the last reclaim pass
+  std::size_t segments_in_use = 0;  // linked into the queue
+  std::size_t bytes_in_use = 0;     // segments_in_use * segment size
   std::size_t max_queue_bytes = 0;
-  std::uint64_t evictions = 0;       // times the floor was raised
+  std::uint64_t evictions = 0;  // times the floor was raised
 };
 
 class Cursor;
@@ -118,7 +118,7 @@ class Queue {
   // Producer-private state (own cache line: written on every append).
   struct alignas(kCacheLine) Producer {
     Segment* seg = nullptr;
-    Committed pending;          // written but not yet published
+    Committed pending;  // written but not yet published
     std::uint64_t next_id = 0;
     std::int64_t last_mark_ns = 0;
     std::size_t allocated = 0;  // segments ever mapped (never above max_segments_)

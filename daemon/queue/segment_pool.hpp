@@ -32,8 +32,8 @@ class SegmentPool {
   // Reclaimer thread: hands back a segment no cursor can reach any more.
   void give(Segment* seg);
 
-  std::size_t allocated() const noexcept;  // any thread
-  std::size_t idle() const noexcept;       // any thread: segments waiting in the ring
+  std::size_t allocated() const noexcept;                    // any thread
+  std::size_t idle() const noexcept;                         // any thread: segments waiting in the ring
   std::size_t warm_spare() const noexcept { return warm_; }  // reclaimer thread (and tests)
 
  private:

@@ -2,8 +2,8 @@
 
 #include "segment.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 
@@ -31,13 +31,15 @@ struct RawOptions {
 
 // CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
 const CLI::Validator kNotNegative(
-    [](std::string& v) { return v.find('-') == std::string::npos ? std::string{} : "must not be negative: " + v; }, "SIZE");
+    [](std::string& v) { return v.find('-') == std::string::npos ? std::string{} : "must not be negative: " + v; },
+    "SIZE");
 
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("LISTEN", raw.listen, "Where messages come in: udp@HOST:PORT or tcp@HOST:PORT (lp32le frames)")
       ->capture_default_str();
   app.add_option("DEST", raw.destinations, "Destinations: tcp@HOST:PORT[?framing=lp32le|lp32be|line|raw]");
-  app.add_option("--listen", raw.extra_listeners, "Another listener besides LISTEN (repeatable), e.g. --listen udp@[::1]:2008")
+  app.add_option("--listen", raw.extra_listeners,
+                 "Another listener besides LISTEN (repeatable), e.g. --listen udp@[::1]:2008")
       ->allow_extra_args(false);  // one address per --listen: later words stay LISTEN and DEST
   app.add_option("--max-queue-bytes", raw.max_queue_bytes,
                  "Queue memory budget (e.g. 256MiB, 1GiB); destinations that fall further behind skip ahead")
@@ -45,14 +47,17 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40))
       ->capture_default_str();
-  app.add_option("--max-message-size", cfg.ingest.max_message, "Largest message accepted, in bytes; longer ones are counted and dropped")
+  app.add_option("--max-message-size", cfg.ingest.max_message,
+                 "Largest message accepted, in bytes; longer ones are counted and dropped")
       ->check(CLI::Range(1U, 16U << 20))
       ->capture_default_str();
   app.add_option("--rcvbuf", raw.rcvbuf, "UDP receive buffer to request (SO_RCVBUF), e.g. 32MiB")
       ->check(kNotNegative)
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
-  app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")->check(CLI::Range(1U, 1024U))->capture_default_str();
+  app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")
+      ->check(CLI::Range(1U, 1024U))
+      ->capture_default_str();
   app.add_option("--coalesce-us", raw.coalesce_us,
                  "Under heavy traffic (a wait would collect 128+ messages), microseconds the server thread lets "
                  "datagrams accumulate between polls: less CPU per message for at most this much added latency; "
@@ -62,13 +67,15 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_flag("--udp-gro", cfg.ingest.udp_gro,
                "Let the kernel hand over trains of same-sized datagrams from one sender as one buffer (UDP_GRO): "
                "much less CPU per message for senders that use UDP GSO, or behind NICs that coalesce UDP");
-  app.add_option("--stats-interval", cfg.background.stats_interval, "Seconds between statistics log lines; 0 turns them off")
+  app.add_option("--stats-interval", cfg.background.stats_interval,
+                 "Seconds between statistics log lines; 0 turns them off")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--drain-timeout", cfg.drain_timeout, "Seconds destinations get to flush the queue on SIGTERM/SIGINT")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--reconnect-min", cfg.client.destination.reconnect_min, "First reconnect delay in seconds (doubles each failure, with jitter)")
+  app.add_option("--reconnect-min", cfg.client.destination.reconnect_min,
+                 "First reconnect delay in seconds (doubles each failure, with jitter)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--reconnect-max", cfg.client.destination.reconnect_max, "Longest reconnect delay in seconds")
@@ -80,7 +87,8 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("--max-destinations", cfg.client.max_destinations, "Most destinations at once")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  app.add_option("--control", cfg.control, "gRPC control address: HOST:PORT, unix:/path, or none")->capture_default_str();
+  app.add_option("--control", cfg.control, "gRPC control address: HOST:PORT, unix:/path, or none")
+      ->capture_default_str();
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -91,7 +99,8 @@ void resolve(const RawOptions& raw, Config& cfg) {
   for (const auto& l : raw.extra_listeners) cfg.listen.push_back(parse_endpoint(l, false));
   for (const auto& d : raw.destinations) {
     Endpoint ep = parse_endpoint(d, true);
-    if (ep.transport != Transport::tcp) throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT", d));
+    if (ep.transport != Transport::tcp)
+      throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT", d));
     cfg.destinations.push_back(std::move(ep));
   }
   if (cfg.client.destination.reconnect_max < cfg.client.destination.reconnect_min)
@@ -99,7 +108,8 @@ void resolve(const RawOptions& raw, Config& cfg) {
   cfg.queue.max_message = cfg.ingest.max_message;
   cfg.queue.segment_bytes = segment_size_for(cfg.ingest.max_message);
   if (raw.max_queue_bytes < 4 * cfg.queue.segment_bytes)
-    throw EndpointError(fmt::format("--max-queue-bytes must be at least {} bytes (4 segments)", 4 * cfg.queue.segment_bytes));
+    throw EndpointError(
+        fmt::format("--max-queue-bytes must be at least {} bytes (4 segments)", 4 * cfg.queue.segment_bytes));
   cfg.queue.max_queue_bytes = raw.max_queue_bytes;
   cfg.queue.max_cursors = cfg.client.max_destinations;
   if (raw.rcvbuf > (std::size_t{1} << 30)) throw EndpointError("--rcvbuf must be at most 1GiB");

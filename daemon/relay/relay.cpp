@@ -46,7 +46,9 @@ void Relay::start() {
   const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (const auto& ep : cfg_.destinations) client_.add(ep, StartAt::tail, deadline);
   if (cfg_.destinations.empty())
-    spdlog::info("no destination yet: add one with `relayctl dest add tcp@HOST:PORT` or restart with relayd LISTEN tcp@HOST:PORT");
+    spdlog::info(
+        "no destination yet: add one with `relayctl dest add tcp@HOST:PORT` or restart with relayd LISTEN "
+        "tcp@HOST:PORT");
 }
 
 void Relay::shutdown() {
@@ -54,7 +56,8 @@ void Relay::shutdown() {
   running_ = false;
   server_.stop();  // nothing new arrives; the tail is final
   const auto timeout = std::chrono::milliseconds(static_cast<long long>(cfg_.drain_timeout * 1000));
-  spdlog::info("shutting down: {} messages received; draining destinations for up to {:.1f} s", queue_.tail(), cfg_.drain_timeout);
+  spdlog::info("shutting down: {} messages received; draining destinations for up to {:.1f} s", queue_.tail(),
+               cfg_.drain_timeout);
   client_.drain_and_stop(timeout);
   background_.stop();
   log_stats();
@@ -73,7 +76,8 @@ DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Dea
   } catch (const EndpointError& e) {
     throw ApiError(ApiCode::invalid_argument, e.what(), "address");
   }
-  if (ep.transport != Transport::tcp) throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT", "address");
+  if (ep.transport != Transport::tcp)
+    throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT", "address");
   if (req.framing) ep.framing = *req.framing;
   try {
     return client_.add(std::move(ep), req.start, deadline);
@@ -101,7 +105,8 @@ std::vector<ListenerSnapshot> Relay::listener_snapshots() const {
 
 StatsSnapshot Relay::stats() const {
   StatsSnapshot s;
-  s.unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  s.unix_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   s.uptime_seconds = seconds_since(started_);
   s.listeners = listener_snapshots();
   for (const auto& l : s.listeners) s.received += l.counters;

@@ -12,9 +12,9 @@
 
 #include "background_thread.hpp"
 #include "client_thread.hpp"
-#include "relay_config.hpp"
 #include "queue.hpp"
 #include "relay_api.hpp"
+#include "relay_config.hpp"
 #include "server_thread.hpp"
 
 namespace relay {

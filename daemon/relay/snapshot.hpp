@@ -1,6 +1,6 @@
 // snapshot: plain copies of relayd's state for readers outside the data path (the stats log,
-// the gRPC control service); a destination's own part is egress/destination_snapshot.hpp. Built from atomics owned by their threads; taking one never
-// stops or slows the data path.
+// the gRPC control service); a destination's own part is egress/destination_snapshot.hpp. Built from atomics owned by
+// their threads; taking one never stops or slows the data path.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +21,9 @@ struct ListenerSnapshot {
 };
 
 struct StatsSnapshot {
-  std::int64_t unix_ns = 0;       // wall clock when taken
+  std::int64_t unix_ns = 0;  // wall clock when taken
   double uptime_seconds = 0;
-  ListenerValues received;        // summed over listeners
+  ListenerValues received;  // summed over listeners
   std::vector<ListenerSnapshot> listeners;
   QueueStats queue;
   std::vector<DestinationSnapshot> destinations;

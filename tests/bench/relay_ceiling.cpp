@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -46,7 +46,7 @@ std::atomic<int> g_signal{0};
 void on_signal(int sig) { g_signal.store(sig); }
 
 void install_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
@@ -182,9 +182,10 @@ void Ceiling::start_interval() {
 
 void Ceiling::report() {
   const double seconds = static_cast<double>(relay::test::monotonic_ns() - start_ns_) * 1e-9;
-  std::printf("%s\n", fmt::format(R"({{"received":{},"bytes":{},"kernel_drops":{},"cpu_us":{},"seconds":{:.3f},"idle_ms":{}}})",
-                                  received_, bytes_, drops_, cpu_us() - cpu0_, seconds, idle_ms())
-                          .c_str());
+  std::printf("%s\n",
+              fmt::format(R"({{"received":{},"bytes":{},"kernel_drops":{},"cpu_us":{},"seconds":{:.3f},"idle_ms":{}}})",
+                          received_, bytes_, drops_, cpu_us() - cpu0_, seconds, idle_ms())
+                  .c_str());
   std::fflush(stdout);
 }
 
@@ -212,12 +213,16 @@ int Ceiling::run() {
 int main(int argc, char** argv) {
   CLI::App app{"relay_ceiling: receive UDP with recvmmsg and discard; the ingest ceiling for relay benchmarks"};
   Options o;
-  app.add_option("--port", o.port, "UDP port on 127.0.0.1, 0 = pick one (printed as {\"port\":P})")->capture_default_str();
-  app.add_option("--batch", o.batch, "datagrams per recvmmsg call")->check(CLI::Range(1U, 4096U))->capture_default_str();
+  app.add_option("--port", o.port, "UDP port on 127.0.0.1, 0 = pick one (printed as {\"port\":P})")
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "datagrams per recvmmsg call")
+      ->check(CLI::Range(1U, 4096U))
+      ->capture_default_str();
   app.add_option("--slot-bytes", o.slot_bytes, "receive buffer per datagram (longer ones are truncated, still counted)")
       ->check(CLI::Range(std::size_t{64}, std::size_t{65536}))
       ->capture_default_str();
-  app.add_flag("--gro", o.gro, "enable UDP_GRO and count each coalesced train's datagrams (compare with relayd --udp-gro)");
+  app.add_flag("--gro", o.gro,
+               "enable UDP_GRO and count each coalesced train's datagrams (compare with relayd --udp-gro)");
   app.add_option("--rcvbuf", o.rcvbuf, "SO_RCVBUF(FORCE) in bytes (relayd's default: 32 MiB)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   install_handlers();

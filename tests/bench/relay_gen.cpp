@@ -3,8 +3,8 @@
 //   {"sent":N,"seconds":S,"rate":R,"gso":true|false}
 // Deterministic: the same options (and --seed) always produce the same byte stream, apart from
 // the timestamps it carries.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   CLI::App app{"relay_gen: UDP load generator for relayd"};
   Options o;
   app.add_option("--target", o.target, "HOST:PORT to send to ([v6]:PORT for IPv6)")->required();
-  app.add_option("--size", o.size, "datagram size in bytes (seq: at least 34, graphite: at least 64)")->capture_default_str();
+  app.add_option("--size", o.size, "datagram size in bytes (seq: at least 34, graphite: at least 64)")
+      ->capture_default_str();
   app.add_option("--rate", o.rate, "messages per second, 0 = as fast as possible")->capture_default_str();
   auto* count = app.add_option("--count", o.count, "stop after N messages");
   app.add_option("--duration", o.duration, "stop after SECONDS")->excludes(count);
@@ -110,7 +111,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch", o.batch, "datagrams per send call")->capture_default_str();
   app.add_flag("--no-gso", o.no_gso, "do not use UDP GSO, one datagram per sendmmsg entry");
-  app.add_flag("--newline", o.newline, "seq format: end every payload with '\\n' (for byte-stream relays and line sinks)");
+  app.add_flag("--newline", o.newline,
+               "seq format: end every payload with '\\n' (for byte-stream relays and line sinks)");
   app.add_option("--seed", o.seed, "seed of the graphite metric-name spread")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (o.count == 0 && o.duration <= 0) {

@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <map>
@@ -44,7 +44,8 @@ struct Options {
 class Sink {
  public:
   Sink(const Options& o, Framing framing)
-      : o_(o), framing_(framing),
+      : o_(o),
+        framing_(framing),
         checker_(o.format == "graphite" ? relay::bench::PayloadFormat::graphite : relay::bench::PayloadFormat::seq) {}
   int run();
 
@@ -113,7 +114,7 @@ void Sink::accept_all() {
 
 void Sink::close_conn(int fd) {
   if (conns_[fd]->pending() > 0) ++framing_errors_;  // the stream ended inside a frame
-  ::close(fd);  // also removes it from the epoll set
+  ::close(fd);                                       // also removes it from the epoll set
   conns_.erase(fd);
 }
 
@@ -152,8 +153,8 @@ std::uint64_t Sink::idle_ms() const {
 }
 
 void Sink::peek() const {
-  std::printf("{\"peek\":true,\"received\":%llu,\"idle_ms\":%llu}\n", static_cast<unsigned long long>(checker_.received),
-              static_cast<unsigned long long>(idle_ms()));
+  std::printf("{\"peek\":true,\"received\":%llu,\"idle_ms\":%llu}\n",
+              static_cast<unsigned long long>(checker_.received), static_cast<unsigned long long>(idle_ms()));
   std::fflush(stdout);
 }
 
@@ -192,9 +193,12 @@ int Sink::run() {
     const int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms());
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
-      if (fd == signal_fd_) on_signal();
-      else if (fd == listen_fd_) accept_all();
-      else if (conns_.count(fd)) read_from(fd);
+      if (fd == signal_fd_)
+        on_signal();
+      else if (fd == listen_fd_)
+        accept_all();
+      else if (conns_.count(fd))
+        read_from(fd);
     }
   }
   report();

@@ -47,7 +47,8 @@ void StreamChecker::on_message(std::string_view payload, std::uint64_t now_ns) n
   bytes += payload.size();
   if (first_ns == 0) first_ns = now_ns;
   last_ns = now_ns;
-  if (have_seq_ && stamp->seq <= highest_) ++reordered;
+  if (have_seq_ && stamp->seq <= highest_)
+    ++reordered;
   else {
     if (have_seq_) gaps += stamp->seq - highest_ - 1;
     highest_ = stamp->seq;

@@ -33,7 +33,7 @@ class StreamChecker {
   // Forgets everything (a new trial starts; the generator restarts at seq 0).
   void reset() noexcept { *this = StreamChecker(format_); }
 
-  std::uint64_t received = 0;    // messages in the expected format
+  std::uint64_t received = 0;  // messages in the expected format
   std::uint64_t bytes = 0;
   std::uint64_t gaps = 0;        // seqs never seen between two consecutive messages
   std::uint64_t reordered = 0;   // seq <= the highest seen before (duplicate or reorder)

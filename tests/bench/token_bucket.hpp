@@ -21,7 +21,8 @@ class TokenBucket {
     while (tokens_ < n) {
       // Sleeping is the point here: the generator must not send before its time.
       const double wait_s = (n - tokens_) / rate_;
-      const timespec ts{static_cast<time_t>(wait_s), static_cast<long>((wait_s - static_cast<double>(static_cast<time_t>(wait_s))) * 1e9)};
+      const timespec ts{static_cast<time_t>(wait_s),
+                        static_cast<long>((wait_s - static_cast<double>(static_cast<time_t>(wait_s))) * 1e9)};
       ::nanosleep(&ts, nullptr);
       refill();
     }

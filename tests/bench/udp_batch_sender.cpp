@@ -15,8 +15,8 @@
 namespace relay::bench {
 namespace {
 
-constexpr std::size_t kMaxSegments = 64;       // UDP_MAX_SEGMENTS on older kernels
-constexpr std::size_t kMaxGsoBytes = 65000;    // one GSO buffer must fit an IP datagram
+constexpr std::size_t kMaxSegments = 64;     // UDP_MAX_SEGMENTS on older kernels
+constexpr std::size_t kMaxGsoBytes = 65000;  // one GSO buffer must fit an IP datagram
 
 // Splits "host:port" / "[v6]:port", resolves numerically, connects a UDP socket.
 int connect_udp(const std::string& target) {

@@ -19,8 +19,10 @@ class ControlServiceTest : public ControlFixture {
     req.set_address(address);
     pb::Destination resp;
     auto s = stub_->AddDestination(ctx().get(), req, &resp);
-    if (status) *status = s;
-    else EXPECT_TRUE(s.ok()) << s.error_message();
+    if (status)
+      *status = s;
+    else
+      EXPECT_TRUE(s.ok()) << s.error_message();
     return resp;
   }
   grpc::Status add_status(const pb::AddDestinationRequest& req) {
@@ -110,14 +112,13 @@ TEST_P(StatusMappingTest, ApiErrorBecomesItsStatusCode) {
   EXPECT_EQ(s.error_message(), "refused for the test");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllCodes, StatusMappingTest,
-    ::testing::Values(CodeCase{ApiCode::invalid_argument, grpc::StatusCode::INVALID_ARGUMENT},
-                      CodeCase{ApiCode::already_exists, grpc::StatusCode::ALREADY_EXISTS},
-                      CodeCase{ApiCode::not_found, grpc::StatusCode::NOT_FOUND},
-                      CodeCase{ApiCode::resource_exhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
-                      CodeCase{ApiCode::deadline_exceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
-                      CodeCase{ApiCode::unavailable, grpc::StatusCode::UNAVAILABLE}));
+INSTANTIATE_TEST_SUITE_P(AllCodes, StatusMappingTest,
+                         ::testing::Values(CodeCase{ApiCode::invalid_argument, grpc::StatusCode::INVALID_ARGUMENT},
+                                           CodeCase{ApiCode::already_exists, grpc::StatusCode::ALREADY_EXISTS},
+                                           CodeCase{ApiCode::not_found, grpc::StatusCode::NOT_FOUND},
+                                           CodeCase{ApiCode::resource_exhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
+                                           CodeCase{ApiCode::deadline_exceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
+                                           CodeCase{ApiCode::unavailable, grpc::StatusCode::UNAVAILABLE}));
 
 TEST_F(ControlServiceTest, ApiErrorMessageIsPrefixedWithItsField) {
   api_.fail_next(ApiError(ApiCode::invalid_argument, "port 0 is not allowed", "address"));

@@ -63,8 +63,9 @@ class FakeRelayApi final : public RelayApi {
     std::lock_guard lock(mu_);
     ++stats_calls_;
     StatsSnapshot s = stats_;
-    s.unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+    s.unix_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     s.destinations = dests_;
     return s;
   }

@@ -34,7 +34,8 @@ TEST(BacklogTest, DestinationDownAtStartGetsBacklogThenLiveStream) {
   ASSERT_TRUE(sender.send_paced(make_payloads(0, kBacklog, kSize), [&] { return live.count(); }));
   late.start();
   ASSERT_TRUE(late.wait_for_count(kBacklog, 20s)) << "backlog delivered: " << late.count() << " of " << kBacklog;
-  ASSERT_TRUE(sender.send_paced(make_payloads(kBacklog, kLive, kSize), [&] { return std::min(live.count(), late.count()); }));
+  ASSERT_TRUE(
+      sender.send_paced(make_payloads(kBacklog, kLive, kSize), [&] { return std::min(live.count(), late.count()); }));
   const std::size_t total = kBacklog + kLive;
   ASSERT_TRUE(late.wait_for_count(total, 20s)) << late.count() << " of " << total;
   ASSERT_TRUE(live.wait_for_count(total, 20s)) << live.count() << " of " << total;
@@ -43,7 +44,8 @@ TEST(BacklogTest, DestinationDownAtStartGetsBacklogThenLiveStream) {
   ASSERT_EQ(relayd.wait_exit(20s), 0);
   for (const TcpSink* s : {&late, &live}) {
     const auto r = check_sequence(s->messages());
-    EXPECT_TRUE(r.contiguous()) << "sink " << s->port() << ": missing " << r.missing << ", out of order " << r.out_of_order;
+    EXPECT_TRUE(r.contiguous()) << "sink " << s->port() << ": missing " << r.missing << ", out of order "
+                                << r.out_of_order;
     EXPECT_EQ(r.count, total);
     EXPECT_EQ(s->framing_errors(), 0u);
   }
@@ -67,10 +69,13 @@ TEST(BacklogTest, QueueBudgetEvictsForTheLaggingDestinationOnly) {
   ASSERT_TRUE(live.wait_for_count(kMessages, 20s)) << live.count() << " of " << kMessages;
 
   late.start();
-  ASSERT_TRUE(wait_until([&] {
-    const auto m = late.messages();
-    return !m.empty() && parse_seq(m.back()) == kMessages - 1;
-  }, 20s)) << "the late destination never caught up to the last message; it has " << late.count();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto m = late.messages();
+        return !m.empty() && parse_seq(m.back()) == kMessages - 1;
+      },
+      20s))
+      << "the late destination never caught up to the last message; it has " << late.count();
 
   relayd.signal(SIGTERM);
   ASSERT_EQ(relayd.wait_exit(20s), 0);

@@ -17,9 +17,9 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <thread>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "command_line.hpp"
 #include "load_generator.hpp"
@@ -80,8 +80,8 @@ void churn(Control& control, std::uint16_t udp_port, TcpSink& perm, const std::f
   const std::size_t n_cycles = cycles();
   // 1000-byte messages at 8000/s fill a 1 MiB segment every ~130 ms, so the background thread
   // reclaims segments while cursors join and leave.
-  LoadGenerator load({.port = udp_port, .rate = 8000, .size = kSize, .window = 256,
-                      .delivered = [&] { return perm.count(); }});
+  LoadGenerator load(
+      {.port = udp_port, .rate = 8000, .size = kSize, .window = 256, .delivered = [&] { return perm.count(); }});
   load.start();
   ASSERT_TRUE(perm.wait_for_count(200, 10s)) << "traffic does not flow; " << load.stall_report();
 
@@ -289,9 +289,18 @@ void run_in_process(std::size_t callers) {
   spdlog::set_level(spdlog::level::warn);  // 200 cycles of "added"/"connected" lines say nothing
   TcpSink perm;
   const std::string perm_address = destination(perm.port());
-  const std::vector<const char*> argv{"relayd",          "udp@127.0.0.1:0", perm_address.c_str(), "--control",
-                                      "none",            "--stats-interval", "0",                 "--reconnect-min",
-                                      "0.05",            "--reconnect-max", "0.2",                "--drain-timeout",
+  const std::vector<const char*> argv{"relayd",
+                                      "udp@127.0.0.1:0",
+                                      perm_address.c_str(),
+                                      "--control",
+                                      "none",
+                                      "--stats-interval",
+                                      "0",
+                                      "--reconnect-min",
+                                      "0.05",
+                                      "--reconnect-max",
+                                      "0.2",
+                                      "--drain-timeout",
                                       "10"};
   Config cfg;
   try {
@@ -308,7 +317,8 @@ void run_in_process(std::size_t callers) {
   ASSERT_TRUE(perm.wait_for_connections(1, 10s));
 
   InProcessControl control(relay);
-  churn(control, udp_port, perm, [&] { return relay.stats().queue.head; }, callers);
+  churn(
+      control, udp_port, perm, [&] { return relay.stats().queue.head; }, callers);
 
   const auto stats = relay.stats();
   EXPECT_EQ(stats.received.received_messages, perm.count());

@@ -43,24 +43,23 @@ TEST_P(BadCommandLineTest, ExitsTwoWithOneLineReason) {
 
 const std::string kListen = "udp@127.0.0.1:0";
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, BadCommandLineTest,
-    ::testing::Values(BadCase{"unknown_flag", {"--no-such-flag", kListen}},
-                      BadCase{"listen_without_port", {"udp@nowhere"}},
-                      BadCase{"port_out_of_range", {kListen, "tcp@1.2.3.4:99999"}},
-                      BadCase{"unknown_transport", {"sctp@127.0.0.1:9"}},
-                      BadCase{"unknown_framing", {kListen, "tcp@127.0.0.1:9?framing=bogus"}},
-                      BadCase{"negative_queue_bytes", {"--max-queue-bytes", "-5", kListen}},
-                      BadCase{"garbage_queue_bytes", {"--max-queue-bytes", "lots", kListen}},
-                      BadCase{"bad_queue_suffix", {"--max-queue-bytes", "64Q", kListen}},
-                      BadCase{"garbage_message_size", {"--max-message-size", "abc", kListen}},
-                      BadCase{"negative_stats_interval", {"--stats-interval", "-1", kListen}},
-                      BadCase{"garbage_drain_timeout", {"--drain-timeout", "soon", kListen}},
-                      BadCase{"negative_reconnect_min", {"--reconnect-min", "-1", kListen}},
-                      BadCase{"garbage_rcvbuf", {"--rcvbuf", "big", kListen}},
-                      BadCase{"bad_log_level", {"--log-level", "loud", kListen}},
-                      BadCase{"missing_option_value", {kListen, "--max-queue-bytes"}}),
-    [](const auto& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, BadCommandLineTest,
+                         ::testing::Values(BadCase{"unknown_flag", {"--no-such-flag", kListen}},
+                                           BadCase{"listen_without_port", {"udp@nowhere"}},
+                                           BadCase{"port_out_of_range", {kListen, "tcp@1.2.3.4:99999"}},
+                                           BadCase{"unknown_transport", {"sctp@127.0.0.1:9"}},
+                                           BadCase{"unknown_framing", {kListen, "tcp@127.0.0.1:9?framing=bogus"}},
+                                           BadCase{"negative_queue_bytes", {"--max-queue-bytes", "-5", kListen}},
+                                           BadCase{"garbage_queue_bytes", {"--max-queue-bytes", "lots", kListen}},
+                                           BadCase{"bad_queue_suffix", {"--max-queue-bytes", "64Q", kListen}},
+                                           BadCase{"garbage_message_size", {"--max-message-size", "abc", kListen}},
+                                           BadCase{"negative_stats_interval", {"--stats-interval", "-1", kListen}},
+                                           BadCase{"garbage_drain_timeout", {"--drain-timeout", "soon", kListen}},
+                                           BadCase{"negative_reconnect_min", {"--reconnect-min", "-1", kListen}},
+                                           BadCase{"garbage_rcvbuf", {"--rcvbuf", "big", kListen}},
+                                           BadCase{"bad_log_level", {"--log-level", "loud", kListen}},
+                                           BadCase{"missing_option_value", {kListen, "--max-queue-bytes"}}),
+                         [](const auto& p) { return p.param.name; });
 
 TEST(CommandLineTest, HelpExitsZero) {
   const RunResult r = RelaydProcess::run_to_completion({"--help"}, 10s);

@@ -40,8 +40,9 @@ class ControlE2eTest : public ::testing::Test {
  protected:
   // relayd [extra...] udp@127.0.0.1:0 DESTS... with --control 127.0.0.1:0.
   void start(const std::vector<std::string>& dests, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"--control",       "127.0.0.1:0", "--stats-interval", "0",    "--reconnect-min",
-                                  "0.05",            "--reconnect-max", "0.2",          "--log-level", "info"};
+    std::vector<std::string> args{"--control",       "127.0.0.1:0", "--stats-interval", "0",
+                                  "--reconnect-min", "0.05",        "--reconnect-max",  "0.2",
+                                  "--log-level",     "info"};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back("udp@127.0.0.1:0");
     args.insert(args.end(), dests.begin(), dests.end());
@@ -93,10 +94,11 @@ TEST_F(ControlE2eTest, AddAndRemoveWhileTrafficFlowsAndStatsAgreeWithTheSinks) {
   ASSERT_NO_FATAL_FAILURE(start({destination(first.port())}));
   ASSERT_TRUE(first.wait_for_connections(1, 10s)) << "relayd never connected to the first destination";
 
-  LoadGenerator load({.port = udp_port_, .rate = 3000, .size = kSize, .window = 256,
-                      .delivered = [&] { return first.count(); }});
+  LoadGenerator load(
+      {.port = udp_port_, .rate = 3000, .size = kSize, .window = 256, .delivered = [&] { return first.count(); }});
   load.start();
-  ASSERT_TRUE(first.wait_for_count(500, 10s)) << "traffic does not flow: " << first.count() << "; " << load.stall_report();
+  ASSERT_TRUE(first.wait_for_count(500, 10s))
+      << "traffic does not flow: " << first.count() << "; " << load.stall_report();
 
   // Add: returns CONNECTING with its cursor at the tail, which lies between what the first
   // destination had already received and what has been sent.
@@ -131,8 +133,8 @@ TEST_F(ControlE2eTest, AddAndRemoveWhileTrafficFlowsAndStatsAgreeWithTheSinks) {
   EXPECT_EQ(removed.id(), added.id());
   const std::uint64_t written = removed.counters().sent_messages();
   EXPECT_GE(written, 1000u);
-  ASSERT_TRUE(second.wait_for_count(written, 10s)) << "the removed destination got " << second.count() << " of the "
-                                                   << written << " messages relayd wrote to it";
+  ASSERT_TRUE(second.wait_for_count(written, 10s))
+      << "the removed destination got " << second.count() << " of the " << written << " messages relayd wrote to it";
   // Bounded wait for anything late: the first destination takes another 1500 messages (half a
   // second of load) while the removed one must not take a single one.
   const std::size_t first_at_rm = first.count();
@@ -164,13 +166,16 @@ TEST_F(ControlE2eTest, AddAndRemoveWhileTrafficFlowsAndStatsAgreeWithTheSinks) {
 
   // `stats --json` agrees with the sinks (its counters are read, not pushed: poll, bounded).
   pb::Stats stats;
-  const bool agree = wait_until([&] {
-    stats = json<pb::Stats>({"stats"});
-    return stats.received().received_messages() == total && stats.destinations_size() == 1 &&
-           stats.destinations(0).counters().sent_messages() == first.count();
-  }, 15s);
-  EXPECT_TRUE(agree) << "relayctl stats never agreed with the sinks (sent " << total << ", first sink "
-                     << first.count() << "):\n" << stats.DebugString();
+  const bool agree = wait_until(
+      [&] {
+        stats = json<pb::Stats>({"stats"});
+        return stats.received().received_messages() == total && stats.destinations_size() == 1 &&
+               stats.destinations(0).counters().sent_messages() == first.count();
+      },
+      15s);
+  EXPECT_TRUE(agree) << "relayctl stats never agreed with the sinks (sent " << total << ", first sink " << first.count()
+                     << "):\n"
+                     << stats.DebugString();
   ASSERT_EQ(stats.listeners_size(), 1);
   EXPECT_EQ(stats.listeners(0).address(), "udp@127.0.0.1:" + std::to_string(udp_port_));
   EXPECT_EQ(stats.listeners(0).counters().received_messages(), total);
@@ -203,7 +208,8 @@ TEST_F(ControlE2eTest, StartHeadReceivesWhatTheQueueStillHolds) {
   const std::uint64_t head = before.queue().head();
   ASSERT_LT(head, kBefore) << "the queue no longer holds any old message; the test cannot work";
 
-  const auto a = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(from_head.port()), "--start", "head"});
+  const auto a =
+      json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(from_head.port()), "--start", "head"});
   const auto t = json<pb::Destination>({"dest", "add", "127.0.0.1:" + std::to_string(tail.port())});  // default: tail
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(a.cursor(), head);
@@ -211,11 +217,12 @@ TEST_F(ControlE2eTest, StartHeadReceivesWhatTheQueueStillHolds) {
   EXPECT_EQ(t.cursor(), kBefore);
   EXPECT_EQ(t.lag_messages(), 0u);
 
-  ASSERT_TRUE(from_head.wait_for_count(kBefore - head, 15s)) << "--start head got " << from_head.count() << " of "
-                                                          << kBefore - head << " queued messages";
+  ASSERT_TRUE(from_head.wait_for_count(kBefore - head, 15s))
+      << "--start head got " << from_head.count() << " of " << kBefore - head << " queued messages";
   ASSERT_TRUE(tail.wait_for_connections(1, 10s));
-  ASSERT_TRUE(sender.send_paced(make_payloads(kBefore, kAfter, kSize),
-                                [&] { return std::min({first.count(), from_head.count() + head, tail.count() + kBefore}); }));
+  ASSERT_TRUE(sender.send_paced(make_payloads(kBefore, kAfter, kSize), [&] {
+    return std::min({first.count(), from_head.count() + head, tail.count() + kBefore});
+  }));
   ASSERT_TRUE(from_head.wait_for_count(kBefore + kAfter - head, 15s));
   ASSERT_TRUE(tail.wait_for_count(kAfter, 15s));
   ASSERT_TRUE(first.wait_for_count(kBefore + kAfter, 15s));
@@ -251,10 +258,14 @@ TEST_F(ControlE2eTest, RemoveWithDrainDeliversTheBacklogBeforeReturning) {
   ASSERT_TRUE(sender.send_paced(make_payloads(0, kBacklog, kSize), [&] { return first.count(); }));
   ASSERT_TRUE(first.wait_for_count(kBacklog, 15s));
   pb::Destination d;
-  ASSERT_TRUE(wait_until([&] {
-    d = json<pb::Destination>({"dest", "get", id});
-    return d.lag_messages() == kBacklog && d.counters().connect_failures() >= 1;
-  }, 15s)) << "no backlog on the down destination:\n" << d.DebugString();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        d = json<pb::Destination>({"dest", "get", id});
+        return d.lag_messages() == kBacklog && d.counters().connect_failures() >= 1;
+      },
+      15s))
+      << "no backlog on the down destination:\n"
+      << d.DebugString();
   EXPECT_EQ(d.counters().sent_messages(), 0u);
   EXPECT_FALSE(d.last_error().empty());
 
@@ -262,13 +273,19 @@ TEST_F(ControlE2eTest, RemoveWithDrainDeliversTheBacklogBeforeReturning) {
   auto rm = std::async(std::launch::async, [&] {
     return ctl({"--json", "dest", "rm", id, "--drain", "--drain-timeout", "60s"}, 120s);
   });
-  ASSERT_TRUE(wait_until([&] { return json<pb::Destination>({"dest", "get", id}).state() == pb::DESTINATION_STATE_DRAINING; }, 15s))
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return json<pb::Destination>({"dest", "get", id}).state() == pb::DESTINATION_STATE_DRAINING;
+      },
+      15s))
       << "the destination never showed state draining";
   const auto ls = ctl({"dest", "ls"});
   EXPECT_EQ(ls.exit_code, 0) << describe(ls);
-  EXPECT_TRUE(std::regex_search(ls.out, std::regex("tcp@127\\.0\\.0\\.1:" + std::to_string(late.port()) + " +lp32le +draining")))
+  EXPECT_TRUE(std::regex_search(
+      ls.out, std::regex("tcp@127\\.0\\.0\\.1:" + std::to_string(late.port()) + " +lp32le +draining")))
       << ls.out;
-  EXPECT_EQ(rm.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout) << "rm --drain returned while the destination was down";
+  EXPECT_EQ(rm.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
+      << "rm --drain returned while the destination was down";
 
   late.start();
   ASSERT_EQ(rm.wait_for(scaled(60s)), std::future_status::ready) << "rm --drain did not return";
@@ -284,7 +301,8 @@ TEST_F(ControlE2eTest, RemoveWithDrainDeliversTheBacklogBeforeReturning) {
   EXPECT_TRUE(is_whole_stream(late.messages(), kBacklog));
   EXPECT_EQ(late.framing_errors(), 0u);
   EXPECT_TRUE(relayd_->wait_for_line("destination tcp@127\\.0\\.0\\.1:" + std::to_string(late.port()) +
-                                         " removed, everything queued for it was written", 5s));
+                                         " removed, everything queued for it was written",
+                                     5s));
 
   // A drain that cannot finish: the timeout bounds it and what is left is counted.
   TcpSink down({.port = reserve_port(), .start = false});
@@ -292,7 +310,8 @@ TEST_F(ControlE2eTest, RemoveWithDrainDeliversTheBacklogBeforeReturning) {
   ASSERT_TRUE(sender.send_paced(make_payloads(kBacklog, 100, kSize), [&] { return first.count(); }));
   ASSERT_TRUE(first.wait_for_count(kBacklog + 100, 15s));
   const auto t0 = Clock::now();
-  const auto timed_out = json<pb::Destination>({"dest", "rm", std::to_string(d2.id()), "--drain", "--drain-timeout", "300ms"});
+  const auto timed_out =
+      json<pb::Destination>({"dest", "rm", std::to_string(d2.id()), "--drain", "--drain-timeout", "300ms"});
   EXPECT_GE(Clock::now() - t0, 300ms);
   EXPECT_EQ(timed_out.counters().sent_messages(), 0u);
   EXPECT_EQ(timed_out.counters().dropped_removed(), 100u);
@@ -323,7 +342,11 @@ TEST_F(ControlE2eTest, ImmediateRemovalDoesNotCutAnotherDestinationsDrain) {
   auto rm = std::async(std::launch::async, [&] {
     return ctl({"--json", "dest", "rm", id, "--drain", "--drain-timeout", "60s"}, 120s);
   });
-  ASSERT_TRUE(wait_until([&] { return json<pb::Destination>({"dest", "get", id}).state() == pb::DESTINATION_STATE_DRAINING; }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return json<pb::Destination>({"dest", "get", id}).state() == pb::DESTINATION_STATE_DRAINING;
+      },
+      15s));
 
   // Another destination comes and goes, removed at once.
   const auto o = json<pb::Destination>({"dest", "add", destination(other.port())});
@@ -335,7 +358,8 @@ TEST_F(ControlE2eTest, ImmediateRemovalDoesNotCutAnotherDestinationsDrain) {
   std::optional<RunResult> early;
   if (rm.wait_for(0s) == std::future_status::ready) early = rm.get();
   EXPECT_FALSE(early) << "rm --drain returned while its destination was down, right after another "
-                      << "destination's immediate removal:\n" << describe(*early);
+                      << "destination's immediate removal:\n"
+                      << describe(*early);
   EXPECT_EQ(still.exit_code, 0) << "the draining destination is gone after another one's removal\n" << describe(still);
   late.start();
   if (!early) {
@@ -368,7 +392,11 @@ TEST_F(ControlE2eTest, SigtermDuringADrainingRemovalStopsPromptly) {
   auto rm = std::async(std::launch::async, [&] {
     return ctl({"dest", "rm", id, "--drain", "--drain-timeout", "60s"}, 120s);
   });
-  ASSERT_TRUE(wait_until([&] { return json<pb::Destination>({"dest", "get", id}).state() == pb::DESTINATION_STATE_DRAINING; }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return json<pb::Destination>({"dest", "get", id}).state() == pb::DESTINATION_STATE_DRAINING;
+      },
+      15s));
 
   const auto t0 = Clock::now();
   relayd_->signal(SIGTERM);
@@ -376,7 +404,8 @@ TEST_F(ControlE2eTest, SigtermDuringADrainingRemovalStopsPromptly) {
   const auto budget = 2s + 1s + scaled(5s);
   EXPECT_EQ(relayd_->wait_exit(12s), 0);  // on timeout: killed, and a failure recorded
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
-  EXPECT_LT(took, budget) << "relayd took " << took.count() << " ms to stop after SIGTERM with a draining removal pending";
+  EXPECT_LT(took, budget) << "relayd took " << took.count()
+                          << " ms to stop after SIGTERM with a draining removal pending";
   ASSERT_EQ(rm.wait_for(scaled(30s)), std::future_status::ready);
   const RunResult r = rm.get();
   EXPECT_EQ(r.exit_code, 3) << "a call cut by shutdown is UNAVAILABLE\n" << describe(r);
@@ -398,13 +427,15 @@ TEST_F(ControlE2eTest, IngestPacingShowsUnderLoadLosesNothingAndEnds) {
     GTEST_SKIP() << "receive buffer of " << stats.listeners(0).rcvbuf_granted_bytes()
                  << " bytes: too small for the pacer to wait at this rate (it needs SO_RCVBUFFORCE, i.e. root)";
 
-  LoadGenerator load({.port = udp_port_, .rate = 40000, .size = kSize, .window = 8192,
-                      .delivered = [&] { return sink.count(); }});
+  LoadGenerator load(
+      {.port = udp_port_, .rate = 40000, .size = kSize, .window = 8192, .delivered = [&] { return sink.count(); }});
   load.start();
-  const bool paced = wait_until([&] {
-    stats = json<pb::Stats>({"stats"});
-    return stats.ingest_wait_seconds() > 0;
-  }, 15s);
+  const bool paced = wait_until(
+      [&] {
+        stats = json<pb::Stats>({"stats"});
+        return stats.ingest_wait_seconds() > 0;
+      },
+      15s);
   EXPECT_TRUE(paced) << "relayd never paced its polls; sent " << load.sent() << "; " << load.stall_report();
   EXPECT_LE(stats.ingest_wait_seconds(), 0.010 + 1e-9) << "waited longer than --coalesce-us";
   // Half a second more of paced traffic.
@@ -415,10 +446,12 @@ TEST_F(ControlE2eTest, IngestPacingShowsUnderLoadLosesNothingAndEnds) {
   ASSERT_TRUE(sink.wait_for_count(total, 15s)) << sink.count() << " of " << total;
   EXPECT_TRUE(is_whole_stream(sink.messages(), total));
 
-  const bool calm = wait_until([&] {
-    stats = json<pb::Stats>({"stats"});
-    return stats.ingest_wait_seconds() == 0;
-  }, 10s);
+  const bool calm = wait_until(
+      [&] {
+        stats = json<pb::Stats>({"stats"});
+        return stats.ingest_wait_seconds() == 0;
+      },
+      10s);
   EXPECT_TRUE(calm) << "still pacing after the stream stopped: " << stats.ingest_wait_seconds() << " s";
   EXPECT_EQ(stats.listeners(0).counters().kernel_drops(), 0u);
   stop_relayd();
@@ -480,20 +513,25 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
   EXPECT_GT(info.listeners(0).rcvbuf_granted_bytes(), 0);
 
   // Human output of dest ls / dest get: address and state.
-  ASSERT_TRUE(wait_until([&] {
-    const auto l = json<pb::ListDestinationsResponse>({"dest", "ls"});
-    return l.destinations_size() == 2 && l.destinations(0).state() == pb::DESTINATION_STATE_CONNECTED &&
-           l.destinations(1).state() == pb::DESTINATION_STATE_CONNECTED;
-  }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto l = json<pb::ListDestinationsResponse>({"dest", "ls"});
+        return l.destinations_size() == 2 && l.destinations(0).state() == pb::DESTINATION_STATE_CONNECTED &&
+               l.destinations(1).state() == pb::DESTINATION_STATE_CONNECTED;
+      },
+      10s));
   r = ctl({"dest", "ls"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   for (const auto& a : {destination(first.port()), second_addr}) {
-    EXPECT_TRUE(std::regex_search(r.out, std::regex(std::regex_replace(a, std::regex(R"(\.)"), R"(\.)") + " +lp32le +connected")))
-        << a << " in\n" << r.out;
+    EXPECT_TRUE(std::regex_search(
+        r.out, std::regex(std::regex_replace(a, std::regex(R"(\.)"), R"(\.)") + " +lp32le +connected")))
+        << a << " in\n"
+        << r.out;
   }
   r = ctl({"dest", "get", std::to_string(added.id())});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("address +" + std::regex_replace(second_addr, std::regex(R"(\.)"), R"(\.)"))))
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex("address +" + std::regex_replace(second_addr, std::regex(R"(\.)"), R"(\.)"))))
       << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(state +connected)"))) << r.out;
   EXPECT_TRUE(contains(r.out, "sent_messages")) << r.out;
@@ -542,7 +580,8 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
 
   // Unreachable: exit 3 and stderr names the address.
   const std::string nobody = "127.0.0.1:" + std::to_string(reserve_port());
-  for (const auto& args : std::vector<std::vector<std::string>>{{"health"}, {"dest", "ls"}, {"dest", "add", destination(third.port())}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"health"}, {"dest", "ls"}, {"dest", "add", destination(third.port())}}) {
     std::vector<std::string> full{"--server", nobody, "--timeout", "2s"};
     full.insert(full.end(), args.begin(), args.end());
     r = ctl_->run_raw(full);
@@ -560,7 +599,8 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
   EXPECT_EQ(ids(after), ids(before));
   EXPECT_EQ(third.connections(), 0u) << "a refused destination was connected to";
   UdpSender sender(udp_port_);
-  ASSERT_TRUE(sender.send_paced(make_payloads(0, 1000, kSize), [&] { return std::min(first.count(), second.count()); }));
+  ASSERT_TRUE(
+      sender.send_paced(make_payloads(0, 1000, kSize), [&] { return std::min(first.count(), second.count()); }));
   ASSERT_TRUE(first.wait_for_count(1000, 15s));
   ASSERT_TRUE(second.wait_for_count(1000, 15s));
   EXPECT_TRUE(check_sequence(first.messages()).contiguous());

@@ -18,12 +18,15 @@ namespace {
 
 // Whether relayd is still running a moment after SIGTERM, i.e. it is draining rather than exiting.
 // A bounded wait for a condition that must NOT happen: the moment is short (0.5 s, scaled).
-bool stays_running(RelaydProcess& relayd) { return !wait_until([&] { return !relayd.running(); }, 500ms); }
+bool stays_running(RelaydProcess& relayd) {
+  return !wait_until([&] { return !relayd.running(); }, 500ms);
+}
 
 void expect_all(const TcpSink& sink, std::size_t total) {
   const auto r = check_sequence(sink.messages());
   EXPECT_EQ(r.count, total) << "sink " << sink.port();
-  EXPECT_TRUE(r.contiguous()) << "sink " << sink.port() << ": missing " << r.missing << ", out of order " << r.out_of_order;
+  EXPECT_TRUE(r.contiguous()) << "sink " << sink.port() << ": missing " << r.missing << ", out of order "
+                              << r.out_of_order;
   EXPECT_EQ(sink.framing_errors(), 0u);
 }
 
@@ -35,8 +38,8 @@ TEST(DrainTest, SlowDestinationGetsEverythingQueuedAfterSigterm) {
   slow_opts.paused = true;
   TcpSink slow(slow_opts);
   TcpSink fast(Framing::lp32le);
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(slow.port()), destination(fast.port())},
-                                   {"--drain-timeout", "60"}));
+  RelaydProcess relayd(
+      relayd_args("udp@127.0.0.1:0", {destination(slow.port()), destination(fast.port())}, {"--drain-timeout", "60"}));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_TRUE(slow.wait_for_connections(1, 10s));
   UdpSender sender(relayd.udp_port());
@@ -64,8 +67,8 @@ TEST(DrainTest, DestinationStartedDuringDrainGetsTheBacklog) {
   late_opts.start = false;
   TcpSink late(late_opts);
   TcpSink live(Framing::lp32le);
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(late.port()), destination(live.port())},
-                                   {"--drain-timeout", "60"}));
+  RelaydProcess relayd(
+      relayd_args("udp@127.0.0.1:0", {destination(late.port()), destination(live.port())}, {"--drain-timeout", "60"}));
   ASSERT_TRUE(relayd.wait_ready());
   UdpSender sender(relayd.udp_port());
   ASSERT_TRUE(sender.send_paced(make_payloads(0, kMessages, kSize), [&] { return live.count(); }));

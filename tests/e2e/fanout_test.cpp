@@ -41,7 +41,8 @@ struct Sinks {
       std::size_t n = s->count();
       if (s->framing() == Framing::raw)
         n = static_cast<std::size_t>(std::upper_bound(raw_prefix.begin(), raw_prefix.end(), s->byte_count()) -
-                                     raw_prefix.begin()) - 1;
+                                     raw_prefix.begin()) -
+            1;
       least = std::min(least, n);
     }
     return least;
@@ -61,8 +62,8 @@ void expect_delivered(const TcpSink& sink, const std::vector<std::string>& paylo
   if (sink.framing() == Framing::raw) {
     std::string expected;
     for (const auto& p : payloads) expected += p;
-    EXPECT_TRUE(sink.bytes() == expected) << "raw stream differs; got " << sink.bytes().size() << " of "
-                                          << expected.size() << " bytes";
+    EXPECT_TRUE(sink.bytes() == expected)
+        << "raw stream differs; got " << sink.bytes().size() << " of " << expected.size() << " bytes";
     return;
   }
   const auto got = sink.messages();
@@ -84,7 +85,8 @@ void run_fanout(Framing framing, const std::string& listen_host) {
   RelaydProcess relayd(relayd_args(listen, dests));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_NE(relayd.udp_port(), 0) << "no 'listening on' line with a port";
-  for (const auto& s : sinks.all) ASSERT_TRUE(s->wait_for_connections(1, 10s)) << "relayd never connected to " << s->port();
+  for (const auto& s : sinks.all)
+    ASSERT_TRUE(s->wait_for_connections(1, 10s)) << "relayd never connected to " << s->port();
 
   const auto payloads = varied_payloads(framing);
   const auto prefix = byte_prefix(payloads);
@@ -127,8 +129,8 @@ INSTANTIATE_TEST_SUITE_P(Framings, FanoutTest,
 TEST(FanoutGroTest, GsoTrainsThroughUdpGroArriveWholeAndInOrder) {
   constexpr std::size_t kTrain = 40, kTrains = 100, kSize = 120;
   TcpSink lp32le(Framing::lp32le), line(Framing::line);
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(lp32le.port()), destination(line.port(), Framing::line)},
-                                   {"--udp-gro"}));
+  RelaydProcess relayd(relayd_args(
+      "udp@127.0.0.1:0", {destination(lp32le.port()), destination(line.port(), Framing::line)}, {"--udp-gro"}));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_TRUE(lp32le.wait_for_connections(1, 10s));
   ASSERT_TRUE(line.wait_for_connections(1, 10s));

@@ -17,8 +17,8 @@ namespace {
 TEST(InvalidDatagramTest, EmptyAndOversizedAreCountedNotForwarded) {
   constexpr std::size_t kMax = 512, kGood = 300, kEvery = 10;
   TcpSink sink(Framing::lp32le);
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(sink.port())},
-                                   {"--max-message-size", std::to_string(kMax)}));
+  RelaydProcess relayd(
+      relayd_args("udp@127.0.0.1:0", {destination(sink.port())}, {"--max-message-size", std::to_string(kMax)}));
   ASSERT_TRUE(relayd.wait_ready());
   UdpSender sender(relayd.udp_port());
 

@@ -24,9 +24,9 @@ TEST(MultiListenerTest, EveryListenerFeedsEveryDestination) {
   TcpSink a(Framing::lp32le);
   TcpSink b(Framing::line);
   std::initializer_list<std::string> extra = {"--listen", v6 ? "udp@[::1]:0" : "udp@127.0.0.1:0"};
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(a.port(), Framing::lp32le, false),
-                                                       destination(b.port(), Framing::line, false)},
-                                   extra));
+  RelaydProcess relayd(
+      relayd_args("udp@127.0.0.1:0",
+                  {destination(a.port(), Framing::lp32le, false), destination(b.port(), Framing::line, false)}, extra));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_NE(relayd.listen_port(0), 0);
   ASSERT_NE(relayd.listen_port(1), 0) << "no 'listening on' line for the second listener";
@@ -49,7 +49,8 @@ TEST(MultiListenerTest, EveryListenerFeedsEveryDestination) {
       const auto seq = parse_seq(m);
       ASSERT_TRUE(seq) << "unparsable message at sink " << sink->port();
       const bool from_second = *seq >= 1'000'000;
-      ASSERT_EQ(*seq, next[from_second]) << "listener " << (from_second ? 2 : 1) << " out of order at sink " << sink->port();
+      ASSERT_EQ(*seq, next[from_second]) << "listener " << (from_second ? 2 : 1) << " out of order at sink "
+                                         << sink->port();
       ++next[from_second];
     }
     EXPECT_EQ(next[false], kPerListener);

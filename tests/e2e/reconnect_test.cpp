@@ -32,14 +32,16 @@ void expect_accounted(const RelayStats& stats, std::uint64_t received, std::uint
 TEST(ReconnectTest, DestinationCrashAndRestartKeepsFramingAndOrder) {
   TcpSink crashing(Framing::lp32le);
   TcpSink steady(Framing::lp32be);
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(crashing.port()), destination(steady.port(), Framing::lp32be)}));
+  RelaydProcess relayd(
+      relayd_args("udp@127.0.0.1:0", {destination(crashing.port()), destination(steady.port(), Framing::lp32be)}));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_TRUE(crashing.wait_for_connections(1, 10s));
   UdpSender sender(relayd.udp_port());
   const auto steady_count = [&] { return steady.count(); };
 
   // Phase 1: both up; pace on the slower of the two.
-  ASSERT_TRUE(sender.send_paced(make_payloads(0, kPhase, kSize), [&] { return std::min(steady.count(), crashing.count()); }));
+  ASSERT_TRUE(
+      sender.send_paced(make_payloads(0, kPhase, kSize), [&] { return std::min(steady.count(), crashing.count()); }));
   // Phase 2: crash mid-stream and stay down while traffic continues.
   crashing.stop();
   ASSERT_TRUE(sender.send_paced(make_payloads(kPhase, kPhase, kSize), steady_count));
@@ -50,10 +52,13 @@ TEST(ReconnectTest, DestinationCrashAndRestartKeepsFramingAndOrder) {
 
   const std::size_t total = 3 * kPhase;
   ASSERT_TRUE(steady.wait_for_count(total, 20s)) << steady.count() << " of " << total;
-  ASSERT_TRUE(wait_until([&] {
-    const auto m = crashing.messages();
-    return !m.empty() && parse_seq(m.back()) == total - 1;
-  }, 20s)) << "the restarted destination never got the last message; it has " << crashing.count();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto m = crashing.messages();
+        return !m.empty() && parse_seq(m.back()) == total - 1;
+      },
+      20s))
+      << "the restarted destination never got the last message; it has " << crashing.count();
 
   relayd.signal(SIGTERM);
   ASSERT_EQ(relayd.wait_exit(20s), 0);

@@ -24,8 +24,8 @@ std::string frames(std::uint64_t first, std::size_t count) {
 TEST(TcpIngestTest, OversizedFrameClosesOnlyThatConnection) {
   constexpr std::size_t kMax = 4096, kBatch = 50;
   TcpSink sink(Framing::lp32le);
-  RelaydProcess relayd(relayd_args("tcp@127.0.0.1:0", {destination(sink.port())},
-                                   {"--max-message-size", std::to_string(kMax)}));
+  RelaydProcess relayd(
+      relayd_args("tcp@127.0.0.1:0", {destination(sink.port())}, {"--max-message-size", std::to_string(kMax)}));
   ASSERT_TRUE(relayd.wait_ready());
   const auto port = relayd.listen_port();
   ASSERT_NE(port, 0) << "no 'listening on tcp@...' line with a port";
