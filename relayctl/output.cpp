@@ -185,7 +185,7 @@ void print_destinations(std::ostream& out, const pb::ListDestinationsResponse& l
 // Sections are headed by their Stats field names, as the tables' columns are.
 void print_stats(std::ostream& out, const pb::Stats& stats, const StatsRates* rates) {
   out << "uptime_seconds " << format_uptime(stats.uptime_seconds()) << "   ingest_wait_seconds "
-      << static_cast<long long>(stats.ingest_wait_seconds() * 1e6) << " us\n\nlisteners\n";
+      << fmt::format("{:.6f}", stats.ingest_wait_seconds()) << "\n\nlisteners\n";
   print_listener_table(out, stats, rates);
   out << "\nqueue\n";
   print_queue_table(out, stats.queue());

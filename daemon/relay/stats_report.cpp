@@ -51,7 +51,7 @@ const T* find_by(const std::vector<T>& items, Key key) {
 std::vector<std::string> format_stats(const StatsSnapshot& now, const StatsSnapshot* previous) {
   const double seconds = previous != nullptr ? static_cast<double>(now.unix_ns - previous->unix_ns) / 1e9 : 0.0;
   std::vector<std::string> lines{queue_line(now.queue),
-                                 fmt::format("stats ingest wait_us={:.0f}", now.ingest_wait_seconds * 1e6)};
+                                 fmt::format("stats ingest_wait_seconds={:.6f}", now.ingest_wait_seconds)};
   for (const auto& l : now.listeners) {
     const ListenerSnapshot* before =
         previous ? find_by(previous->listeners, [&](const ListenerSnapshot& p) { return p.address == l.address; })
