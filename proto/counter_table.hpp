@@ -9,16 +9,19 @@
 #pragma once
 
 // X(name, unit, description)
-#define RELAY_LISTENER_COUNTERS(X)                                                                \
-  X(received_messages, "messages", "messages accepted into the queue")                            \
-  X(received_bytes, "bytes", "payload bytes accepted into the queue")                             \
-  X(dropped_empty, "messages", "zero-length datagrams ignored")                                   \
-  X(dropped_oversized, "messages", "datagrams or frames longer than --max-message-size, dropped") \
-  X(dropped_queue_full, "messages", "messages dropped because the queue budget was exhausted")    \
-  X(kernel_drops, "messages", "datagrams the kernel dropped on the socket (SO_RXQ_OVFL)")         \
-  X(receive_errors, "events", "receive system calls that failed")                                 \
-  X(connections_accepted, "connections", "TCP ingest connections accepted")                       \
-  X(connections_closed_bad_frame, "connections", "TCP ingest connections closed on a bad frame")
+#define RELAY_LISTENER_COUNTERS(X)                                                                              \
+  X(received_messages, "messages", "messages accepted into the queue")                                          \
+  X(received_bytes, "bytes", "payload bytes accepted into the queue")                                           \
+  X(dropped_empty, "messages", "zero-length datagrams ignored")                                                 \
+  X(dropped_oversized, "messages", "datagrams or frames longer than --max-message-size, dropped")               \
+  X(dropped_queue_full, "messages", "messages dropped because the queue budget was exhausted")                  \
+  X(kernel_drops, "messages", "datagrams the kernel dropped on the socket (SO_RXQ_OVFL, SO_MEMINFO)")           \
+  X(receive_errors, "events", "receive system calls that failed")                                               \
+  X(connections_accepted, "connections", "TCP ingest connections accepted")                                     \
+  X(connections_closed_bad_frame, "connections", "TCP ingest connections closed on a bad frame")                \
+  X(dropped_partial_frames, "messages", "TCP frames cut short by their connection closing or failing, dropped") \
+  X(dropped_bad_frame_bytes, "bytes",                                                                           \
+    "bytes dropped with a connection closed on a bad frame: its header and all read after")
 
 #define RELAY_DESTINATION_COUNTERS(X)                                                                     \
   X(sent_messages, "messages", "messages fully written to the destination's socket")                      \

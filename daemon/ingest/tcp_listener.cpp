@@ -72,8 +72,13 @@ void TcpListener::start(struct ev_loop* loop) {
   retry_.data = this;
 }
 
+// A frame half received when relayd shuts down is lost like one cut by the peer. Counting here
+// keeps the single writer: stop() runs once the server thread has been joined (server_thread.cpp).
 void TcpListener::stop() {
-  while (!conns_.empty()) close_connection(*conns_.begin()->second);
+  while (!conns_.empty()) {
+    drop_partial_frame(*conns_.begin()->second);
+    close_connection(*conns_.begin()->second);
+  }
   if (loop_ != nullptr) {
     ev_io_stop(loop_, &accept_io_);
     ev_timer_stop(loop_, &retry_);
@@ -104,6 +109,7 @@ void TcpListener::on_readable(struct ev_loop*, ev_io* w, int) {
     self->read_ready(*c);
   } catch (const std::exception& e) {
     self->callback_failed(e);
+    self->drop_partial_frame(*c);
     self->close_connection(*c);
   }
 }
@@ -152,6 +158,7 @@ void TcpListener::read_ready(Connection& c) {
   if (n == 0) {
     spdlog::debug("listener {}: {} closed the connection{}", name_, c.peer,
                   c.used > 0 ? " in the middle of a frame" : "");
+    drop_partial_frame(c);
     close_connection(c);
     return;
   }
@@ -159,6 +166,7 @@ void TcpListener::read_ready(Connection& c) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     counters_.receive_errors.add();
     spdlog::debug("listener {}: connection from {} failed: {}", name_, c.peer, std::strerror(errno));
+    drop_partial_frame(c);
     close_connection(c);
     return;
   }
@@ -173,10 +181,7 @@ bool TcpListener::parse_frames(Connection& c, std::int64_t now) {
   while (c.used - pos >= kRecordHeader) {
     const std::uint32_t len = load_le32(c.buf.data() + pos);
     if (oversized(len, now)) {
-      counters_.connections_closed_bad_frame.add();
-      if (bad_frame_log_.allow(now))
-        spdlog::warn("listener {}: closing connection from {}: frame of {} bytes exceeds --max-message-size {}{}",
-                     name_, c.peer, len, max_message_, held_back(bad_frame_log_));
+      count_bad_frame(c, pos, len, now);
       return false;
     }
     if (c.used - pos - kRecordHeader < len) break;  // incomplete: wait for more bytes
@@ -191,6 +196,22 @@ bool TcpListener::parse_frames(Connection& c, std::int64_t now) {
     if (need > c.buf.size()) c.buf.resize(need);
   }
   return true;
+}
+
+// The frames before `at` were delivered; everything from the bad header on goes with the
+// connection (the caller closes it without looking at the buffer again).
+void TcpListener::count_bad_frame(const Connection& c, std::size_t at, std::uint32_t len, std::int64_t now) {
+  counters_.connections_closed_bad_frame.add();
+  counters_.dropped_bad_frame_bytes.add(c.used - at);
+  if (bad_frame_log_.allow(now))
+    spdlog::warn("listener {}: closing connection from {}: frame of {} bytes exceeds --max-message-size {}{}", name_,
+                 c.peer, len, max_message_, held_back(bad_frame_log_));
+}
+
+// After parse_frames the buffer holds at most the start of one frame: lost when the
+// connection ends.
+void TcpListener::drop_partial_frame(const Connection& c) {
+  if (c.used > 0) counters_.dropped_partial_frames.add();
 }
 
 void TcpListener::close_connection(Connection& c) {

@@ -3,6 +3,8 @@
 //
 // A frame longer than --max-message-size cannot be skipped safely (the peer may be speaking
 // another protocol), so it closes that connection only; every other connection carries on.
+// Nothing read is lost uncounted: the bad frame and the bytes read after it are
+// dropped_bad_frame_bytes, a frame cut by its connection ending is dropped_partial_frames.
 // Thread: server thread, like every listener (listener.hpp).
 #pragma once
 
@@ -43,6 +45,8 @@ class TcpListener final : public Listener {
   void pause_accepting();
   void read_ready(Connection& c);
   bool parse_frames(Connection& c, std::int64_t now);  // false on a bad frame
+  void count_bad_frame(const Connection& c, std::size_t at, std::uint32_t len, std::int64_t now);
+  void drop_partial_frame(const Connection& c);
   void close_connection(Connection& c);
 
   int fd_ = -1;

@@ -15,6 +15,7 @@
 #include "framing.hpp"
 #include "ingest_test_util.hpp"
 #include "server_thread.hpp"
+#include "sockets.hpp"
 #include "tcp_client.hpp"
 
 namespace relay {
@@ -90,6 +91,22 @@ TEST_F(TcpListenerTest, BadFrameClosesOnlyThatConnection) {
   EXPECT_EQ(t.dropped_empty, 1u);
   EXPECT_EQ(t.dropped_oversized, 1u);
   EXPECT_EQ(t.connections_closed_bad_frame, 1u);
+  EXPECT_EQ(t.dropped_bad_frame_bytes, 4 + kMaxMessage + 1) << "the bad frame was written, and read, in one piece";
+  EXPECT_EQ(t.dropped_partial_frames, 0u);
+}
+
+// One write, so relayd reads it at once: a good frame, the bad header, and what followed it.
+TEST_F(TcpListenerTest, BytesAfterABadHeaderAreCounted) {
+  TcpClient c(port());
+  const std::string bad_header = frame(std::string(kMaxMessage + 1, 'x')).substr(0, 4);
+  write_all(c, frame("ok") + bad_header + std::string(10, 't'));
+  EXPECT_TRUE(c.wait_closed_by_peer(kIngestWait));
+  ASSERT_TRUE(wait_until([&] { return totals().connections_closed_bad_frame == 1; }, kIngestWait));
+  const ListenerValues t = totals();
+  EXPECT_EQ(t.received_messages, 1u);
+  EXPECT_EQ(t.dropped_oversized, 1u);
+  EXPECT_EQ(t.dropped_bad_frame_bytes, 14u);
+  EXPECT_EQ(t.dropped_partial_frames, 0u);
 }
 
 TEST_F(TcpListenerTest, ManyFramesInOneWrite) {
@@ -108,20 +125,52 @@ TEST_F(TcpListenerTest, ManyFramesInOneWrite) {
   EXPECT_EQ(totals().dropped_oversized, 0u);
 }
 
-TEST_F(TcpListenerTest, PeerCloseMidFrameIsQuiet) {
+// A peer may close in the middle of a frame: not an error, but the cut frame is counted.
+TEST_F(TcpListenerTest, PeerCloseMidFrameIsCounted) {
   {
     TcpClient c(port());
-    write_all(c, frame("whole") + frame("cut").substr(0, 5));
+    write_all(c, frame("whole") + frame("cut").substr(0, 5));  // payload cut
     ASSERT_TRUE(received(1));
   }
+  {
+    TcpClient c(port());
+    write_all(c, frame("cut").substr(0, 3));  // header cut
+  }
+  ASSERT_TRUE(wait_until([&] { return totals().dropped_partial_frames == 2; }, kIngestWait))
+      << "dropped_partial_frames " << totals().dropped_partial_frames;
   TcpClient d(port());
   write_all(d, frame("next"));
   ASSERT_TRUE(received(2));
   EXPECT_EQ(test::read_messages(queue_, 2), (std::vector<std::string>{"whole", "next"}));
   const ListenerValues t = totals();
+  EXPECT_EQ(t.dropped_partial_frames, 2u);
   EXPECT_EQ(t.connections_closed_bad_frame, 0u);
+  EXPECT_EQ(t.dropped_bad_frame_bytes, 0u);
   EXPECT_EQ(t.receive_errors, 0u);
-  EXPECT_EQ(t.connections_accepted, 2u);
+  EXPECT_EQ(t.connections_accepted, 3u);
+}
+
+// A reset (a crashed peer) mid-frame is a failed read, and the cut frame is counted too.
+TEST_F(TcpListenerTest, ResetMidFrameIsCounted) {
+  const test::SocketAddress a = test::make_address("127.0.0.1", port());
+  test::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::connect(fd.get(), a.get(), a.len), 0) << std::strerror(errno);
+  const std::string wire = frame("whole") + frame("cut").substr(0, 6);
+  ASSERT_EQ(::send(fd.get(), wire.data(), wire.size(), MSG_NOSIGNAL), static_cast<ssize_t>(wire.size()));
+  ASSERT_TRUE(received(1));
+  test::abort_close(fd);
+  ASSERT_TRUE(wait_until([&] { return totals().dropped_partial_frames == 1; }, kIngestWait));
+  EXPECT_EQ(totals().receive_errors, 1u);
+}
+
+// Shutting down with a frame half received loses it as surely as a peer closing.
+TEST_F(TcpListenerTest, StopMidFrameIsCounted) {
+  TcpClient c(port());
+  write_all(c, frame("whole") + frame("cut").substr(0, 5));
+  ASSERT_TRUE(received(1));  // one write, so the cut frame was read with it
+  server_->stop();
+  EXPECT_EQ(totals().dropped_partial_frames, 1u);
+  EXPECT_EQ(totals().received_messages, 1u);
 }
 
 // Frames above the initial 256 KiB read buffer make it grow to the frame's size.
