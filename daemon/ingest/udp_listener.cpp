@@ -1,5 +1,6 @@
 #include "udp_listener.hpp"
 
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <unistd.h>
@@ -94,10 +95,17 @@ void UdpListener::start(struct ev_loop* loop) {
   ev_io_init(&io_, &UdpListener::on_readable, fd_, EV_READ);
   io_.data = this;
   ev_io_start(loop_, &io_);
+  // The first tick also counts whatever the kernel dropped before start().
+  ev_timer_init(&drop_poll_, &UdpListener::on_drop_poll, kDropPollSeconds, kDropPollSeconds);
+  drop_poll_.data = this;
+  ev_timer_start(loop_, &drop_poll_);
 }
 
 void UdpListener::stop() {
-  if (loop_ != nullptr) ev_io_stop(loop_, &io_);
+  if (loop_ != nullptr) {
+    ev_io_stop(loop_, &io_);
+    ev_timer_stop(loop_, &drop_poll_);
+  }
   loop_ = nullptr;
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
@@ -110,6 +118,35 @@ void UdpListener::on_readable(struct ev_loop*, ev_io* w, int) {
   } catch (const std::exception& e) {
     self->callback_failed(e);
   }
+}
+
+void UdpListener::on_drop_poll(struct ev_loop*, ev_timer* w, int) {
+  static_cast<UdpListener*>(w->data)->poll_kernel_drops();
+}
+
+// SK_MEMINFO_DROPS is the same sk_drops total that SO_RXQ_OVFL reports, read now instead of
+// when the next datagram was queued.
+void UdpListener::poll_kernel_drops() {
+  std::uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof meminfo;
+  if (getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, meminfo, &len) != 0) {
+    // It will not start working later: SO_RXQ_OVFL alone reports drops from now on.
+    spdlog::warn("listener {}: SO_MEMINFO not available ({}); kernel_drops may trail until the next datagram", name_,
+                 std::strerror(errno));
+    ev_timer_stop(loop_, &drop_poll_);
+    return;
+  }
+  if (len > SK_MEMINFO_DROPS * sizeof meminfo[0]) add_kernel_drops(meminfo[SK_MEMINFO_DROPS]);
+}
+
+// Both sources read one wrapping u32 total, but SO_RXQ_OVFL's is as of when its datagram was
+// queued, so it may be older than the last SO_MEMINFO reading: only a total ahead of the one
+// already counted adds anything, so no drop is counted twice.
+void UdpListener::add_kernel_drops(std::uint32_t total) {
+  const auto ahead = static_cast<std::int32_t>(total - last_kernel_drops_);
+  if (ahead <= 0) return;
+  counters_.kernel_drops.add(static_cast<std::uint32_t>(ahead));
+  last_kernel_drops_ = total;
 }
 
 // Bounded so one flooded socket cannot starve the loop's other listeners; the watcher is
@@ -128,7 +165,8 @@ bool UdpListener::receive_batch() {
   }
   // The drop count is cumulative, so one reading per batch is enough: only the first datagram
   // gets a control buffer, which spares the kernel a cmsg copy per datagram (~4 % of relayd's
-  // CPU at 400k msg/s in perf). Drops after a batch's first datagram show up one batch later.
+  // CPU at 400k msg/s in perf). Drops after a batch's first datagram show up one batch later,
+  // or at the next drop poll.
   for (std::size_t i = 0; i < control_.size(); ++i) {
     msgs_[i].msg_hdr.msg_control = control_[i].bytes;
     msgs_[i].msg_hdr.msg_controllen = sizeof control_[i].bytes;
@@ -176,8 +214,7 @@ std::size_t UdpListener::read_control(const msghdr& h) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
       std::uint32_t total = 0;
       std::memcpy(&total, CMSG_DATA(c), sizeof total);
-      counters_.kernel_drops.add(static_cast<std::uint32_t>(total - last_kernel_drops_));
-      last_kernel_drops_ = total;
+      add_kernel_drops(total);
     } else if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
       int size = 0;
       std::memcpy(&size, CMSG_DATA(c), sizeof size);

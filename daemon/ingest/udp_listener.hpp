@@ -1,10 +1,12 @@
 // udp_listener: a UDP socket whose datagrams become queue messages, one datagram per message.
 //
 // Receives in batches with recvmmsg into a preallocated bounce buffer, appends every good
-// datagram, then publishes once per batch. Kernel-side drops (receive buffer overflow) are read
-// from SO_RXQ_OVFL and counted as kernel_drops. With --udp-gro the kernel may hand over a train
-// of equal-sized datagrams from one sender (UDP GSO senders; GRO on real NICs) as one buffer,
-// with the segment size in a UDP_GRO control message; it is split back into its datagrams here.
+// datagram, then publishes once per batch. Kernel-side drops (receive buffer overflow) are
+// counted as kernel_drops: read from SO_RXQ_OVFL on received datagrams, and from SO_MEMINFO on a
+// timer, because drops after the last datagram would otherwise wait for the next one. With
+// --udp-gro the kernel may hand over a train of equal-sized datagrams from one sender (UDP GSO
+// senders; GRO on real NICs) as one buffer, with the segment size in a UDP_GRO control message;
+// it is split back into its datagrams here.
 // Thread: server thread, like every listener (listener.hpp).
 #pragma once
 
@@ -32,6 +34,8 @@ class UdpListener final : public Listener {
  private:
   // Batches drained per readiness callback before yielding to the loop's other sockets.
   static constexpr int kMaxBatchesPerWakeup = 16;
+  // How stale kernel_drops may be on a quiet socket; one getsockopt per tick costs nothing.
+  static constexpr double kDropPollSeconds = 0.25;
 
   // Room for an SO_RXQ_OVFL and a UDP_GRO control message, aligned as the cmsg macros require.
   struct alignas(cmsghdr) Control {
@@ -42,6 +46,9 @@ class UdpListener final : public Listener {
   void set_rcvbuf(int requested);
   void prepare_buffers(unsigned batch);
   static void on_readable(struct ev_loop* loop, ev_io* w, int revents);
+  static void on_drop_poll(struct ev_loop* loop, ev_timer* w, int revents);
+  void poll_kernel_drops();
+  void add_kernel_drops(std::uint32_t total);
   void drain();
   bool receive_batch();  // true when the batch came back full (more may be waiting)
   void handle(const mmsghdr& m, std::size_t index, std::int64_t now);
@@ -54,12 +61,13 @@ class UdpListener final : public Listener {
   int fd_ = -1;
   struct ev_loop* loop_ = nullptr;
   ev_io io_{};
+  ev_timer drop_poll_{};
   std::size_t slot_bytes_ = 0;     // max_message + 1: one more byte than any good datagram
   std::vector<std::byte> buffer_;  // batch × slot_bytes_
   std::vector<iovec> iov_;
   std::vector<Control> control_;
   std::vector<mmsghdr> msgs_;
-  std::uint32_t last_kernel_drops_ = 0;  // SO_RXQ_OVFL is cumulative; we add the deltas
+  std::uint32_t last_kernel_drops_ = 0;  // the socket's drop total (both sources) already counted
   bool gro_ = false;                     // UDP_GRO on: a buffer may hold several datagrams
 };
 

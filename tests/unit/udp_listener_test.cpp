@@ -190,6 +190,50 @@ TEST_F(UdpListenerTest, CountsKernelDrops) {
   EXPECT_GT(totals().kernel_drops, 0u);
 }
 
+// Drops after the last datagram that got in are reported while the socket stays quiet: at rest,
+// every datagram sent is either received or a kernel drop, with no marker to carry the count.
+TEST_F(UdpListenerTest, KernelDropsAddUpAtRest) {
+  make_server("udp@127.0.0.1:0", ingest(1));  // the kernel's minimum buffer: a few datagrams
+  UdpSender sender(port());
+  constexpr std::uint64_t kFlood = 200;
+  for (std::uint64_t i = 0; i < kFlood; ++i) sender.send(std::string(kMaxMessage, 'f'));  // nobody reads yet
+  server_->start();
+  const auto accounted = [&] {
+    const auto t = totals();
+    return t.received_messages + t.kernel_drops == kFlood;
+  };
+  ASSERT_TRUE(wait_until(accounted, kIngestWait))
+      << "received " << totals().received_messages << " kernel_drops " << totals().kernel_drops;
+  EXPECT_GT(totals().kernel_drops, 0u);
+  EXPECT_EQ(totals().receive_errors, 0u);
+}
+
+// A flood while the loop runs: both sources (SO_RXQ_OVFL on datagrams, the timer) report the
+// same drops, and each must be counted once.
+TEST_F(UdpListenerTest, KernelDropsAreCountedOnceFromBothSources) {
+  make_server("udp@127.0.0.1:0", ingest(1));
+  server_->start();
+  UdpSender sender(port());
+  constexpr std::uint64_t kRounds = 20, kBurst = 100;
+  for (std::uint64_t i = 0; i < kRounds * kBurst; ++i) {
+    sender.send(std::string(kMaxMessage, 'b'));
+    if ((i + 1) % kBurst == 0) std::this_thread::yield();  // let some get in between bursts
+  }
+  const auto accounted = [&] {
+    const auto t = totals();
+    return t.received_messages + t.kernel_drops >= kRounds * kBurst;
+  };
+  ASSERT_TRUE(wait_until(accounted, kIngestWait));
+  // Give a double count the timer's next ticks to show itself.
+  const ListenerValues before = totals();
+  ASSERT_FALSE(
+      wait_until([&] { return totals().kernel_drops != before.kernel_drops; }, std::chrono::milliseconds(600)));
+  const ListenerValues t = totals();
+  EXPECT_EQ(t.received_messages + t.kernel_drops, kRounds * kBurst)
+      << "received " << t.received_messages << " kernel_drops " << t.kernel_drops;
+  EXPECT_GT(t.received_messages, 0u);
+}
+
 TEST(UdpListenerQueue, CountsQueueFullDrops) {
   Queue queue(small_queue(0));  // three 64 KiB segments: about 190 messages of 1000 bytes
   ServerThread server(queue, {parse_endpoint("udp@127.0.0.1:0", false)}, ingest(), {});
