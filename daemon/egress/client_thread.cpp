@@ -196,7 +196,7 @@ void ClientThread::finish_removal(const Drains::Entry& e, Destination* dest, Dra
           CommandError(CommandFailure::unknown_id, "destination " + std::to_string(e.id) + " was removed meanwhile")));
     return;
   }
-  const std::uint64_t left = dest->lag();
+  const std::uint64_t left = dest->unsent();
   dest->shared()->counters.dropped_removed.add(left);
   dest->refresh_gauges();
   const DestinationSnapshot last = snapshot_of(*dest->shared(), queue_.tail(), steady_ns());

@@ -38,24 +38,26 @@ void Destination::on_data() {
 // cursor, jump to it and count what we skipped. A half-written message is kept aside and
 // finished first, so the peer never sees a cut frame.
 void Destination::apply_floor() {
-  if (progress_.partial() > 0 && cursor_.below_floor()) keep_partial_message();
+  const bool carried_now = progress_.partial() > 0 && cursor_.below_floor() && keep_partial_message();
   const std::uint64_t skipped = cursor_.skip_to_floor();
   if (skipped == 0) return;
-  // The carried message (if any) is among the skipped ids but will still be delivered.
-  shared_->counters.dropped_lagging.add(progress_.carrying() ? skipped - 1 : skipped);
+  // A message carried by this skip is among the skipped ids but will still be delivered. One
+  // carried by an earlier skip lies before the cursor already: it is not among these.
+  shared_->counters.dropped_lagging.add(carried_now ? skipped - 1 : skipped);
   shared_->cursor.set(cursor_.id());
 }
 
 // Frames the half-written message at the cursor alone and hands it to progress_ (rare: only when
-// the floor overtakes a destination in the middle of a message).
-void Destination::keep_partial_message() {
+// the floor overtakes a destination in the middle of a message). True when it did.
+bool Destination::keep_partial_message() {
   MessageView first;
-  if (cursor_.peek(std::span(&first, 1)) != 1) return;
+  if (cursor_.peek(std::span(&first, 1)) != 1) return false;
   frames_.build(shared_->endpoint.framing, std::span(&first, 1), 0);
   std::string framed;
   for (std::size_t i = 0; i < frames_.iov_count(); ++i)
     framed.append(static_cast<const char*>(frames_.iov()[i].iov_base), frames_.iov()[i].iov_len);
   progress_.carry(std::move(framed));
+  return true;
 }
 
 void Destination::flush() {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -19,6 +20,7 @@ namespace relay::test {
 TcpSink::TcpSink(Options options)
     : framing_(options.framing),
       rcvbuf_(options.rcvbuf),
+      read_rate_(options.read_rate),
       port_(options.port),
       decoder_(options.framing),
       paused_(options.paused) {
@@ -96,10 +98,11 @@ void TcpSink::run() {
       paused = paused_;
     }
     pollfd fds[2] = {{wake_read_.get(), POLLIN, 0}, {-1, POLLIN, 0}};
+    const int throttled = conn_fd_ ? throttle_wait_ms() : 0;
     // One connection at a time: the listener is only watched while none is open.
-    fds[1].fd = conn_fd_ ? (paused ? -1 : conn_fd_.get()) : listen_fd_.get();
-    // The timeout only re-checks `paused`; commands arrive through the wake pipe.
-    if (::poll(fds, 2, 50) < 0 && errno != EINTR) break;
+    fds[1].fd = conn_fd_ ? (paused || throttled > 0 ? -1 : conn_fd_.get()) : listen_fd_.get();
+    // The timeout only re-checks `paused` and the throttle; commands arrive through the wake pipe.
+    if (::poll(fds, 2, throttled > 0 ? std::min(throttled, 50) : 50) < 0 && errno != EINTR) break;
     if ((fds[0].revents & POLLIN) && !handle_wake()) return;
     if (fds[1].revents == 0) continue;
     if (conn_fd_)
@@ -143,11 +146,23 @@ void TcpSink::accept_one() {
   cv_.notify_all();
 }
 
+int TcpSink::throttle_wait_ms() const {
+  if (read_rate_ == 0) return 0;
+  const auto left = next_read_ - std::chrono::steady_clock::now();
+  return left <= left.zero() ? 0 : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+}
+
 void TcpSink::read_some() {
   static thread_local std::string buf(256 * 1024, '\0');
-  const ssize_t n = ::recv(conn_fd_.get(), buf.data(), buf.size(), 0);
+  // Throttled: 10 ms worth of the rate per read, then a pause as long as those bytes take.
+  const std::size_t want = read_rate_ == 0 ? buf.size() : std::clamp<std::size_t>(read_rate_ / 100, 1, buf.size());
+  const ssize_t n = ::recv(conn_fd_.get(), buf.data(), want, 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) return on_peer_closed();
+  if (read_rate_ > 0)
+    next_read_ =
+        std::chrono::steady_clock::now() +
+        std::chrono::nanoseconds(static_cast<std::int64_t>(n) * 1'000'000'000 / static_cast<std::int64_t>(read_rate_));
   std::lock_guard lock(mu_);
   const bool ok = decoder_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), [&](std::string_view m) {
     byte_count_ += m.size();

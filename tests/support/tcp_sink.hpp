@@ -4,7 +4,8 @@
 // the stream with the given framing and records the messages (raw: the bytes). It can simulate
 // the failures a real destination has: crash (abort the connection with an RST), going down
 // (stop listening, so connects are refused), restarting on the same port, and being slow
-// (pause reading, optionally with a small receive buffer so backpressure reaches relayd fast).
+// (pause reading, optionally with a small receive buffer so backpressure reaches relayd fast, or
+// read at a fixed rate).
 #pragma once
 
 #include <chrono>
@@ -26,10 +27,11 @@ class TcpSink {
  public:
   struct Options {
     Framing framing = Framing::lp32le;
-    std::uint16_t port = 0;  // 0: the kernel picks; later start()s reuse it
-    int rcvbuf = 0;          // SO_RCVBUF for accepted connections; 0 keeps the kernel's autotuning
-    bool paused = false;     // accept but do not read until resume()
-    bool start = true;       // listen right away
+    std::uint16_t port = 0;     // 0: the kernel picks; later start()s reuse it
+    int rcvbuf = 0;             // SO_RCVBUF for accepted connections; 0 keeps the kernel's autotuning
+    bool paused = false;        // accept but do not read until resume()
+    std::size_t read_rate = 0;  // bytes per second it reads at most (a slow consumer); 0: no limit
+    bool start = true;          // listen right away
   };
 
   explicit TcpSink(Options options);
@@ -76,6 +78,7 @@ class TcpSink {
   bool handle_wake();
   void accept_one();
   void read_some();
+  int throttle_wait_ms() const;  // sink thread: ms until the next read is allowed, 0 when now
   void on_peer_closed();
   void abort_connection();
   void send_command(Command c);
@@ -83,6 +86,8 @@ class TcpSink {
 
   const Framing framing_;
   const int rcvbuf_;
+  const std::size_t read_rate_;
+  std::chrono::steady_clock::time_point next_read_{};  // sink thread: when a throttled read may come
   std::uint16_t port_;
   UniqueFd listen_fd_;
   UniqueFd conn_fd_;
