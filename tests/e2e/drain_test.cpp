@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "accounting.hpp"
 #include "payload.hpp"
 #include "relay_args.hpp"
 #include "relayd_process.hpp"
@@ -58,6 +59,7 @@ TEST(DrainTest, SlowDestinationGetsEverythingQueuedAfterSigterm) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->u("sent_messages"), kMessages);
   EXPECT_EQ(d->u("lag_messages"), 0u);
+  expect_exit_report_adds_up(relayd.stats(), {{relayd.udp_port(), kMessages}});
 }
 
 TEST(DrainTest, DestinationStartedDuringDrainGetsTheBacklog) {
@@ -80,6 +82,7 @@ TEST(DrainTest, DestinationStartedDuringDrainGetsTheBacklog) {
   ASSERT_TRUE(late.wait_for_count(kMessages, 30s)) << late.count() << " of " << kMessages;
   ASSERT_EQ(relayd.wait_exit(30s), 0);
   expect_all(late, kMessages);
+  expect_exit_report_adds_up(relayd.stats(), {{relayd.udp_port(), kMessages}});
 }
 
 TEST(DrainTest, DeadDestinationDelaysExitByAtMostTheDrainTimeout) {
@@ -103,6 +106,8 @@ TEST(DrainTest, DeadDestinationDelaysExitByAtMostTheDrainTimeout) {
   const auto d = relayd.stats().destination(dead);
   ASSERT_TRUE(d) << "no exit stats for the dead destination";
   EXPECT_EQ(d->u("sent_messages"), 0u);
+  EXPECT_EQ(d->u("dropped_removed"), kMessages) << "what the drain timeout cut off is counted";
+  expect_exit_report_adds_up(relayd.stats(), {{relayd.udp_port(), kMessages}});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "accounting.hpp"
 #include "framing.hpp"
 #include "payload.hpp"
 #include "relay_args.hpp"
@@ -114,6 +115,7 @@ void run_fanout(Framing framing, const std::string& listen_host) {
     EXPECT_EQ(d->u("dropped_lagging"), 0u);
     EXPECT_EQ(d->u("lag_messages"), 0u);
   }
+  expect_exit_report_adds_up(stats, {{relayd.udp_port(), kMessages}});
 }
 
 class FanoutTest : public ::testing::TestWithParam<Framing> {};
@@ -158,6 +160,7 @@ TEST(FanoutGroTest, GsoTrainsThroughUdpGroArriveWholeAndInOrder) {
   ASSERT_TRUE(listener);
   EXPECT_EQ(listener->u("received_messages"), all.size());
   EXPECT_EQ(listener->u("dropped_oversized"), 0u);
+  expect_exit_report_adds_up(relayd.stats(), {{relayd.udp_port(), all.size()}});
 }
 
 TEST(FanoutIpv6Test, Ipv6ListenerForwardsToIpv4Destinations) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "accounting.hpp"
 #include "payload.hpp"
 #include "relay_args.hpp"
 #include "relayd_process.hpp"
@@ -52,6 +53,7 @@ TEST(InvalidDatagramTest, EmptyAndOversizedAreCountedNotForwarded) {
   EXPECT_EQ(l->u("dropped_oversized"), oversized);
   EXPECT_EQ(l->u("received_messages"), kGood);
   EXPECT_EQ(l->u("kernel_drops"), 0u);
+  expect_exit_report_adds_up(relayd.stats(), {{relayd.udp_port(), kGood + empties + oversized}});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "accounting.hpp"
 #include "payload.hpp"
 #include "relay_args.hpp"
 #include "relayd_process.hpp"
@@ -62,6 +63,7 @@ TEST(MultiListenerTest, EveryListenerFeedsEveryDestination) {
     ASSERT_TRUE(l) << "no exit stats for listener " << i;
     EXPECT_EQ(l->u("received_messages"), kPerListener);
   }
+  expect_exit_report_adds_up(stats, {{relayd.listen_port(0), kPerListener}, {relayd.listen_port(1), kPerListener}});
 }
 
 }  // namespace
