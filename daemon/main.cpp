@@ -1,4 +1,5 @@
 // relayd's entry point: parse the command line, start the relay, wait for SIGINT/SIGTERM.
+// SIGHUP is taken too: its default action would kill relayd without a drain.
 #include <pthread.h>
 #include <signal.h>
 
@@ -16,16 +17,28 @@ namespace {
 
 // Blocked before any thread starts, so every thread inherits the mask and only sigwait() below
 // receives them: no async-signal handler touches relay state.
-sigset_t shutdown_signals() {
+sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
+// Operators send SIGHUP to reload; until reload exists relayd must not die of it, so it says
+// so and keeps relaying. Returns the signal that asks relayd to stop.
+int wait_for_stop_signal(const sigset_t& signals) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig != SIGHUP) return sig;
+    spdlog::warn("received SIGHUP: reload is not supported yet, carrying on");
+  }
+}
+
 int run(const relay::Config& cfg) {
-  const sigset_t signals = shutdown_signals();
+  const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   relay::Relay relay(cfg);  // binds the listeners: a taken port fails here, before any thread runs
   // Bound before the relay's threads start, so a taken control port also fails fast; started
@@ -38,8 +51,7 @@ int run(const relay::Config& cfg) {
   }
   relay.start();
   spdlog::info("relayd ready");
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = wait_for_stop_signal(signals);
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   relay.release_control_callers();
   if (control) control->shutdown();
