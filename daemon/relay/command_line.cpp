@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace relay {
@@ -12,6 +14,10 @@ namespace relay {
 namespace {
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
+// Four segments of the smallest size, as resolve() requires of the actual segment size.
+constexpr std::size_t kMinQueueBytes = 4 * kMiB;
+// Shorter reconnect delays or connect timeouts only spin a core against a dead peer.
+constexpr double kMinDelay = 0.01;
 
 // Segments hold at least a few of the largest messages; 1 MiB otherwise (QUEUE.md "Segments").
 std::size_t segment_size_for(std::uint32_t max_message) {
@@ -27,12 +33,42 @@ struct RawOptions {
   std::size_t max_queue_bytes = 256 * kMiB;
   std::size_t rcvbuf = 32 * kMiB;
   int coalesce_us = 500;
+  bool queue_bytes_given = false;
 };
 
 // CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
 const CLI::Validator kNotNegative(
     [](std::string& v) { return v.find('-') == std::string::npos ? std::string{} : "must not be negative: " + v; },
     "SIZE");
+
+// A number of seconds in [min, max] (or 0, when that turns the feature off). CLI11's Range lets
+// nan through (every comparison with it is false) and prints its bounds with 6 digits, so the
+// text is parsed and checked here, and the help states exactly what is checked.
+struct Seconds {
+  double min, max;
+  bool zero_is_off = false;
+
+  std::string range() const { return fmt::format("{}in [{} - {}]", zero_is_off ? "0 (off) or " : "", min, max); }
+  bool allows(double v) const { return (zero_is_off && v == 0) || (v >= min && v <= max); }
+};
+
+void add_seconds(CLI::App& app, const std::string& name, double& value, const std::string& help, Seconds s) {
+  const CLI::Validator check(
+      [s](std::string& text) -> std::string {
+        double v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        const bool number = ec == std::errc{} && end == text.data() + text.size() && std::isfinite(v);
+        if (number && s.allows(v)) return {};
+        return fmt::format("must be {} seconds, not {}", s.range(), text);
+      },
+      s.range());
+  app.add_option(name, value, help)->check(check)->option_text(fmt::format("SECONDS {}={}", s.range(), value));
+}
+
+// Help text for a size option: what the parser checks, with the binary suffixes people type.
+std::string size_text(std::string_view range, std::string_view default_value) {
+  return fmt::format("SIZE {}={}", range, default_value);
+}
 
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("LISTEN", raw.listen, "Where messages come in: udp@HOST:PORT or tcp@HOST:PORT (lp32le frames)")
@@ -41,20 +77,24 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("--listen", raw.extra_listeners,
                  "Another listener besides LISTEN (repeatable), e.g. --listen udp@[::1]:2008")
       ->allow_extra_args(false);  // one address per --listen: later words stay LISTEN and DEST
-  app.add_option("--max-queue-bytes", raw.max_queue_bytes,
-                 "Queue memory budget (e.g. 256MiB, 1GiB); destinations that fall further behind skip ahead")
+  app.add_option(
+         "--max-queue-bytes", raw.max_queue_bytes,
+         "Queue memory budget (e.g. 256MiB, 1GiB); destinations that fall further behind skip ahead. At least 4 "
+         "queue segments: 4MiB up to --max-message-size 262140")
       ->check(kNotNegative)
       ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40))
-      ->capture_default_str();
+      ->check(CLI::Range(kMinQueueBytes, std::size_t{1} << 40))
+      ->option_text(size_text("in [4MiB - 1TiB]", "256MiB"));
   app.add_option("--max-message-size", cfg.ingest.max_message,
-                 "Largest message accepted, in bytes; longer ones are counted and dropped")
+                 "Largest message accepted, in bytes; longer ones are counted and dropped. Above 262140 the queue "
+                 "segments grow, and --max-queue-bytes must be at least about 16 x (size + 4)")
       ->check(CLI::Range(1U, 16U << 20))
       ->capture_default_str();
   app.add_option("--rcvbuf", raw.rcvbuf, "UDP receive buffer to request (SO_RCVBUF), e.g. 32MiB")
       ->check(kNotNegative)
       ->transform(CLI::AsSizeValue(false))
-      ->capture_default_str();
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))  // SO_RCVBUF takes an int
+      ->option_text(size_text("in [0 - 1GiB]", "32MiB"));
   app.add_option("--batch", cfg.ingest.batch, "Datagrams per recvmmsg call")
       ->check(CLI::Range(1U, 1024U))
       ->capture_default_str();
@@ -67,23 +107,16 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_flag("--udp-gro", cfg.ingest.udp_gro,
                "Let the kernel hand over trains of same-sized datagrams from one sender as one buffer (UDP_GRO): "
                "much less CPU per message for senders that use UDP GSO, or behind NICs that coalesce UDP");
-  app.add_option("--stats-interval", cfg.background.stats_interval,
-                 "Seconds between statistics log lines; 0 turns them off")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--drain-timeout", cfg.drain_timeout, "Seconds destinations get to flush the queue on SIGTERM/SIGINT")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--reconnect-min", cfg.client.destination.reconnect_min,
-                 "First reconnect delay in seconds (doubles each failure, with jitter)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--reconnect-max", cfg.client.destination.reconnect_max, "Longest reconnect delay in seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--connect-timeout", cfg.client.destination.connect_timeout, "Seconds a TCP connect may take")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_seconds(app, "--stats-interval", cfg.background.stats_interval,
+              "Seconds between statistics log lines; 0 turns them off", {1, 86400, true});
+  add_seconds(app, "--drain-timeout", cfg.drain_timeout,
+              "Seconds destinations get to flush the queue on SIGTERM/SIGINT", {0, 3600});
+  add_seconds(app, "--reconnect-min", cfg.client.destination.reconnect_min,
+              "First reconnect delay in seconds (doubles each failure, with jitter)", {kMinDelay, 3600});
+  add_seconds(app, "--reconnect-max", cfg.client.destination.reconnect_max, "Longest reconnect delay in seconds",
+              {kMinDelay, 3600});
+  add_seconds(app, "--connect-timeout", cfg.client.destination.connect_timeout, "Seconds a TCP connect may take",
+              {kMinDelay, 3600});
   app.add_option("--max-destinations", cfg.client.max_destinations, "Most destinations at once")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -92,6 +125,17 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+}
+
+// Segments grow with --max-message-size, so a large message size can outgrow a budget that is
+// fine on its own (the default one included): the error names the flag that caused it.
+void check_budget(const RawOptions& raw, std::uint32_t max_message, std::size_t segment_bytes) {
+  const std::size_t need = 4 * segment_bytes;
+  if (raw.max_queue_bytes >= need) return;
+  throw EndpointError(
+      fmt::format("--max-message-size {} needs --max-queue-bytes of at least {} (4 segments of {} "
+                  "bytes); it is {}{}",
+                  max_message, need, segment_bytes, raw.max_queue_bytes, raw.queue_bytes_given ? "" : " by default"));
 }
 
 void resolve(const RawOptions& raw, Config& cfg) {
@@ -107,12 +151,9 @@ void resolve(const RawOptions& raw, Config& cfg) {
     throw EndpointError("--reconnect-max must not be below --reconnect-min");
   cfg.queue.max_message = cfg.ingest.max_message;
   cfg.queue.segment_bytes = segment_size_for(cfg.ingest.max_message);
-  if (raw.max_queue_bytes < 4 * cfg.queue.segment_bytes)
-    throw EndpointError(
-        fmt::format("--max-queue-bytes must be at least {} bytes (4 segments)", 4 * cfg.queue.segment_bytes));
+  check_budget(raw, cfg.ingest.max_message, cfg.queue.segment_bytes);
   cfg.queue.max_queue_bytes = raw.max_queue_bytes;
   cfg.queue.max_cursors = cfg.client.max_destinations;
-  if (raw.rcvbuf > (std::size_t{1} << 30)) throw EndpointError("--rcvbuf must be at most 1GiB");
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
   if (cfg.control == "none") cfg.control.clear();
   cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
@@ -133,6 +174,7 @@ Config parse_command_line(int argc, const char* const* argv) {
   add_options(app, raw, cfg);
   try {
     app.parse(argc, argv);
+    raw.queue_bytes_given = app.count("--max-queue-bytes") > 0;
     resolve(raw, cfg);
   } catch (const CLI::CallForHelp& e) {
     throw CommandLineExit{app.exit(e)};
