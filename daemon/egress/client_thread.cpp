@@ -196,10 +196,12 @@ void ClientThread::finish_removal(const Drains::Entry& e, Destination* dest, Dra
           CommandError(CommandFailure::unknown_id, "destination " + std::to_string(e.id) + " was removed meanwhile")));
     return;
   }
-  const std::uint64_t left = dest->unsent();
+  // One tail for the count and the final snapshot, so its lag is what was counted as removed.
+  const std::uint64_t tail = queue_.tail();
+  const std::uint64_t left = dest->unsent(tail);
   dest->shared()->counters.dropped_removed.add(left);
   dest->refresh_gauges();
-  const DestinationSnapshot last = snapshot_of(*dest->shared(), queue_.tail(), steady_ns());
+  const DestinationSnapshot last = snapshot_of(*dest->shared(), tail, steady_ns());
   if (left > 0 || how == Drains::Finish::timed_out)
     spdlog::warn("destination {} removed with {} messages unsent{}", last.address, left,
                  how == Drains::Finish::timed_out   ? " (drain timed out)"

@@ -42,9 +42,11 @@ class Destination final : private ConnectionOwner {
   // The drain target that completes the half-written message (see mid_message()).
   std::uint64_t message_in_progress_end() const noexcept { return cursor_.id() + (progress_.partial() > 0 ? 1 : 0); }
   std::uint64_t lag() const { return cursor_.lag(); }
-  // Messages it has not written: the lag, and a carried message not yet finished (which lies
-  // before the cursor). What a removal counts as dropped_removed.
-  std::uint64_t unsent() const { return lag() + (progress_.carrying() ? 1 : 0); }
+  // Messages before `tail` it has not written: the lag, and a carried message not yet finished
+  // (which lies before the cursor). What a removal counts as dropped_removed.
+  std::uint64_t unsent(std::uint64_t tail) const {
+    return (tail > cursor_.id() ? tail - cursor_.id() : 0) + (progress_.carrying() ? 1 : 0);
+  }
   void refresh_gauges();
   const std::shared_ptr<DestinationShared>& shared() const noexcept { return shared_; }
 

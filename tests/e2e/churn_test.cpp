@@ -57,6 +57,7 @@ struct Removed {
   std::uint64_t sent = 0;
   std::uint64_t dropped_removed = 0;
   std::uint64_t dropped_lagging = 0;
+  std::uint64_t lag_messages = 0;  // at removal: counted as dropped_removed (with a carried message)
 };
 
 class Control {
@@ -105,6 +106,9 @@ void churn(Control& control, std::uint16_t udp_port, TcpSink& perm, const std::f
     EXPECT_EQ(removed->dropped_lagging, 0u);
     // Every message relayd fully wrote reaches the sink; nothing else does.
     EXPECT_EQ(removed->cursor, added->cursor + removed->sent) << "cursor moved by other than what was sent";
+    // Every message offered (from its start to the tail at removal) is sent or counted.
+    EXPECT_EQ(removed->sent + removed->dropped_lagging + removed->dropped_removed,
+              removed->cursor - added->cursor + removed->lag_messages);
     ASSERT_TRUE(wait_until([&] { return sink.count() >= removed->sent; }, 10s))
         << "the sink got " << sink.count() << " of " << removed->sent << " written messages";
     const auto got = sink.messages();
@@ -186,8 +190,12 @@ class GrpcControl : public Control {
       ADD_FAILURE() << "RemoveDestination " << id << ": " << st.error_code() << " " << st.error_message();
       return std::nullopt;
     }
-    return Removed{d.id(), d.cursor(), d.counters().sent_messages(), d.counters().dropped_removed(),
-                   d.counters().dropped_lagging()};
+    return Removed{d.id(),
+                   d.cursor(),
+                   d.counters().sent_messages(),
+                   d.counters().dropped_removed(),
+                   d.counters().dropped_lagging(),
+                   d.lag_messages()};
   }
 
   std::vector<std::string> list() override {
@@ -268,7 +276,9 @@ class InProcessControl : public Control {
     req.drain_timeout = kDrainTimeout;
     try {
       const auto d = relay_.remove_destination(req, deadline(kDrainTimeout));
-      return Removed{d.id, d.cursor, d.counters.sent_messages, d.counters.dropped_removed, d.counters.dropped_lagging};
+      return Removed{
+          d.id,          d.cursor, d.counters.sent_messages, d.counters.dropped_removed, d.counters.dropped_lagging,
+          d.lag_messages};
     } catch (const std::exception& e) {
       ADD_FAILURE() << "remove_destination " << id << ": " << e.what();
       return std::nullopt;
