@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <limits>
 #include <memory>
+#include <optional>
 
 #include "duration.hpp"
 #include "output.hpp"
@@ -41,11 +44,39 @@ std::string destination_address(const std::string& text) {
   return text.find('@') == std::string::npos ? "tcp@" + text : text;
 }
 
-// ID or ADDR: all digits is an id.
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::ranges::all_of(text, [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// The whole of `text` as a u64, or nothing (not a number, or out of range).
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// ID or ADDR: all digits is an id, and must fit the API's uint64.
+const CLI::Validator kTargetCheck(
+    [](std::string& text) -> std::string {
+      if (!all_digits(text) || parse_u64(text)) return {};
+      return "destination id " + text + " is too large (at most " +
+             std::to_string(std::numeric_limits<std::uint64_t>::max()) + ")";
+    },
+    "ID|ADDR");
+
+// A count of 1 or more. CLI11's PositiveNumber prints its bounds as 300-digit doubles.
+const CLI::Validator kCountCheck(
+    [](std::string& text) -> std::string {
+      const auto n = all_digits(text) ? parse_u64(text) : std::nullopt;
+      return n && *n >= 1 ? std::string{} : "must be a whole number from 1 to 2^64-1, not " + text;
+    },
+    "N");
+
 template <typename Request>
 void set_target(Request& req, const std::string& text) {
-  if (!text.empty() && std::ranges::all_of(text, [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    req.set_id(std::stoull(text));
+  if (all_digits(text)) {
+    req.set_id(*parse_u64(text));  // kTargetCheck has checked it fits
   } else {
     req.set_address(destination_address(text));
   }
@@ -102,7 +133,7 @@ void print_removed(Session& s, const pb::Destination& d) {
 
 Runner define_dest_rm(CLI::App& cmd) {
   auto a = std::make_shared<RemoveArgs>();
-  cmd.add_option("TARGET", a->target, "destination id or address")->required();
+  cmd.add_option("TARGET", a->target, "destination id or address")->check(kTargetCheck)->required();
   auto* drain = cmd.add_flag("--drain", a->drain, "write what is queued for it before closing");
   cmd.add_option("--drain-timeout", a->drain_timeout, "longest drain; the rest is dropped")
       ->check(duration_check())
@@ -138,7 +169,7 @@ Runner define_dest_ls(CLI::App&) {
 
 Runner define_dest_get(CLI::App& cmd) {
   auto target = std::make_shared<std::string>();
-  cmd.add_option("TARGET", *target, "destination id or address")->required();
+  cmd.add_option("TARGET", *target, "destination id or address")->check(kTargetCheck)->required();
   return [target](Session& s) -> int {
     pb::GetDestinationRequest req;
     set_target(req, *target);
@@ -164,7 +195,7 @@ Runner define_stats(CLI::App& cmd) {
       ->check(duration_check(milliseconds{100}))
       ->capture_default_str()
       ->needs(watch);
-  cmd.add_option("--count,-n", a->count, "stop after N snapshots")->check(CLI::PositiveNumber)->needs(watch);
+  cmd.add_option("--count,-n", a->count, "stop after N snapshots")->check(kCountCheck)->needs(watch);
   return [a](Session& s) -> int {
     if (a->watch) return watch_stats(s, {parse_duration(a->interval), a->count});
     pb::Stats resp;

@@ -1,6 +1,7 @@
 // relayctl: the command-line client of relayd's control API (docs/CONTROL.md).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 
@@ -43,6 +44,12 @@ void add_global_options(CLI::App& app, relayctl::GlobalOptions& g) {
   app.add_flag("--json", g.json, "print the API's messages as JSON (one object per line)");
 }
 
+// One line, as scripts and people reading a log expect; CLI11's own report adds a second.
+void print_usage_error(std::string what) {
+  std::ranges::replace(what, '\n', ' ');
+  std::cerr << "relayctl: " << what << " (see relayctl --help)\n";
+}
+
 int run(const std::map<const CLI::App*, Runner>& runners, relayctl::GlobalOptions globals) {
   relayctl::Session session(std::move(globals), std::cout);
   for (const auto& [cmd, runner] : runners) {
@@ -65,7 +72,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help is a "parse error" with exit code 0; every real one is a usage error.
-    return app.exit(e) == 0 ? relayctl::kExitOk : relayctl::kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? relayctl::kExitOk : relayctl::kExitUsage;
+    print_usage_error(e.what());
+    return relayctl::kExitUsage;
   }
   try {
     return run(runners, std::move(globals));

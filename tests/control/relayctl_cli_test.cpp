@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -219,6 +220,37 @@ TEST_F(RelayctlCliTest, ServerFromTheEnvironment) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// A usage error is one short line naming relayctl, never an abort or a screenful of digits.
+void expect_one_line_usage_error(const Result& r, const std::vector<std::string>& args) {
+  EXPECT_TRUE(r.err.starts_with("relayctl: ")) << ::testing::PrintToString(args) << ": " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << ::testing::PrintToString(args) << ": " << r.err;
+  EXPECT_LT(r.err.size(), 200u) << ::testing::PrintToString(args) << ": " << r.err;
+  EXPECT_EQ(r.out, "") << ::testing::PrintToString(args);
+}
+
+TEST(RelayctlCli, OutOfRangeNumbersAreUsageErrors) {
+  Relayctl relayctl;
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"dest", "rm", "99999999999999999999"},
+                                             {"dest", "get", "18446744073709551616"},
+                                             {"stats", "--watch", "--count", "0"},
+                                             {"stats", "--watch", "--count", "-1"},
+                                             {"stats", "--watch", "--count", "99999999999999999999"},
+                                             {"stats", "--watch", "--count", "1.5"},
+                                             {"--timeout", "1e400", "info"},
+                                             {"dest", "rm", "1", "--drain", "--drain-timeout", "-1s"}}) {
+    const auto r = relayctl.run(args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(args) << ": " << r.err;
+    expect_one_line_usage_error(r, args);
+  }
+}
+
+TEST_F(RelayctlCliTest, LargestIdIsAnId) {
+  const auto r = run({"dest", "rm", "18446744073709551615"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "relayctl: NOT_FOUND: no destination id 18446744073709551615\n");
+}
+
 TEST(RelayctlCli, UsageErrorsAreExitTwo) {
   Relayctl relayctl;
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{{},
@@ -229,7 +261,9 @@ TEST(RelayctlCli, UsageErrorsAreExitTwo) {
                                                                              {"stats", "--interval", "1s"},
                                                                              {"stats", "--watch", "--interval", "50ms"},
                                                                              {"frobnicate"}}) {
-    EXPECT_EQ(relayctl.run(args).exit_code, 2) << ::testing::PrintToString(args);
+    const auto r = relayctl.run(args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(args);
+    expect_one_line_usage_error(r, args);
   }
   const auto help = relayctl.run({"--help"});
   EXPECT_EQ(help.exit_code, 0);
