@@ -85,15 +85,24 @@ Deadline call_deadline(const grpc::ServerContext& ctx, milliseconds extra = mill
                    std::clamp<std::chrono::system_clock::duration>(left, {}, kLongestDeadline));
 }
 
-// A google.protobuf.Duration as milliseconds; refuses negative or malformed ones.
-milliseconds to_millis(const google::protobuf::Duration& d, const char* field) {
+// A google.protobuf.Duration as nanoseconds; refuses negative ones and those its definition
+// rules out (nanos beyond a second, or of the other sign than seconds), which would otherwise
+// be read as some other length.
+std::chrono::nanoseconds to_nanos(const google::protobuf::Duration& d, const std::string& field) {
+  const bool nanos_in_range = d.nanos() > -1'000'000'000 && d.nanos() < 1'000'000'000;
   const bool mixed_signs = (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0);
-  if (d.seconds() < 0 || d.nanos() < 0 || mixed_signs) refuse(field, "must not be negative");
+  if (!nanos_in_range || mixed_signs) {
+    refuse(field, "not a valid Duration (nanos must be within +-999999999 and have the sign of seconds)");
+  }
+  if (d.seconds() < 0 || d.nanos() < 0) refuse(field, "must not be negative");
   if (d.seconds() > std::chrono::duration_cast<std::chrono::seconds>(kLongestDeadline).count()) {
     refuse(field, "longer than 24h");
   }
-  return std::chrono::seconds{d.seconds()} +
-         std::chrono::duration_cast<milliseconds>(std::chrono::nanoseconds{d.nanos()});
+  return std::chrono::seconds{d.seconds()} + std::chrono::nanoseconds{d.nanos()};
+}
+
+milliseconds to_millis(const google::protobuf::Duration& d, const std::string& field) {
+  return std::chrono::duration_cast<milliseconds>(to_nanos(d, field));
 }
 
 // "tcp@HOST:PORT" without "?framing=...": what identifies a destination's peer.
@@ -156,12 +165,16 @@ RemoveDestinationRequest drain_from_proto(const pb::RemoveDestinationRequest& in
   return out;
 }
 
+// Compared in nanoseconds: truncated to milliseconds, 1 ns would read as zero (the default) and
+// 99.9 ms as too short by less than it is.
 milliseconds watch_interval(const pb::WatchStatsRequest& in) {
   if (!in.has_interval()) return ControlService::kDefaultWatchInterval;
-  const milliseconds interval = to_millis(in.interval(), "interval");
-  if (interval == milliseconds{0}) return ControlService::kDefaultWatchInterval;
-  if (interval < ControlService::kMinWatchInterval) refuse("interval", "must be at least 100ms");
-  return interval;
+  const std::chrono::nanoseconds interval = to_nanos(in.interval(), "interval");
+  if (interval == std::chrono::nanoseconds{0}) return ControlService::kDefaultWatchInterval;
+  if (interval < ControlService::kMinWatchInterval) {
+    refuse("interval", "must be at least " + std::to_string(ControlService::kMinWatchInterval.count()) + "ms");
+  }
+  return std::chrono::duration_cast<milliseconds>(interval);
 }
 
 // Counts a WatchStats call for the kMaxWatchers limit for as long as it runs.

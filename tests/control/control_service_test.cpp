@@ -346,6 +346,64 @@ TEST_F(ControlServiceTest, WatchStatsRefusesATooShortInterval) {
   EXPECT_EQ(s.error_message(), "interval: must be at least 100ms");
 }
 
+// The status a WatchStats call with `interval` ends with, after at most `reads` snapshots.
+grpc::Status watch_status(pb::RelayControl::Stub& stub, std::int64_t seconds, std::int32_t nanos, int* reads) {
+  pb::WatchStatsRequest req;
+  req.mutable_interval()->set_seconds(seconds);
+  req.mutable_interval()->set_nanos(nanos);
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = stub.WatchStats(&c, req);
+  pb::Stats msg;
+  *reads = stream->Read(&msg) ? 1 : 0;
+  if (*reads == 1) c.TryCancel();  // accepted: one snapshot is enough to know
+  return stream->Finish();
+}
+
+struct BadInterval {
+  std::string name;
+  std::int64_t seconds;
+  std::int32_t nanos;
+  std::string message;
+};
+
+void PrintTo(const BadInterval& b, std::ostream* os) { *os << b.name; }
+
+class WatchIntervalTest : public ControlFixture, public ::testing::WithParamInterface<BadInterval> {};
+
+TEST_P(WatchIntervalTest, IsRefusedNamingInterval) {
+  int reads = 0;
+  const auto s = watch_status(*stub_, GetParam().seconds, GetParam().nanos, &reads);
+  EXPECT_EQ(reads, 0);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message(), GetParam().message);
+}
+
+const std::string kInvalidDuration =
+    "interval: not a valid Duration (nanos must be within +-999999999 and have the sign of seconds)";
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, WatchIntervalTest,
+    ::testing::Values(BadInterval{"one_nanosecond", 0, 1, "interval: must be at least 100ms"},
+                      BadInterval{"fifty_ms", 0, 50'000'000, "interval: must be at least 100ms"},
+                      BadInterval{"just_below_100ms", 0, 99'999'999, "interval: must be at least 100ms"},
+                      BadInterval{"negative", -1, 0, "interval: must not be negative"},
+                      BadInterval{"negative_nanos", 0, -200'000'000, "interval: must not be negative"},
+                      BadInterval{"nanos_two_seconds", 0, 2'000'000'000, kInvalidDuration},
+                      BadInterval{"nanos_one_second", 1, 1'000'000'000, kInvalidDuration},
+                      BadInterval{"negative_nanos_positive_seconds", 1, -1, kInvalidDuration},
+                      BadInterval{"positive_nanos_negative_seconds", -1, 1, kInvalidDuration}),
+    [](const auto& p) { return p.param.name; });
+
+TEST_F(ControlServiceTest, WatchStatsAcceptsTheMinimumAndZero) {
+  for (const auto& [seconds, nanos] : {std::pair<std::int64_t, std::int32_t>{0, 100'000'000}, {0, 0}, {1, 500}}) {
+    int reads = 0;
+    const auto s = watch_status(*stub_, seconds, nanos, &reads);
+    EXPECT_EQ(reads, 1) << seconds << "s " << nanos << "ns: " << s.error_message();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << seconds << "s " << nanos << "ns";
+  }
+}
+
 TEST_F(ControlServiceTest, WatchStatsStopsWhenTheClientCancels) {
   pb::WatchStatsRequest req;
   req.mutable_interval()->set_nanos(100'000'000);
