@@ -110,14 +110,14 @@ TEST(BacklogTest, QueueBudgetEvictsForTheLaggingDestinationOnly) {
 // half-written message is carried aside and finished first, so each later eviction must count
 // all it skips (it once counted one message less per eviction: the carried one, again).
 TEST(BacklogTest, StalledReaderUnderRepeatedEvictionsAddsUp) {
-  constexpr std::size_t kMessages = 3000, kSize = 30000;  // 90 MB through a 16 MiB budget
+  constexpr std::size_t kMessages = 3000, kSize = 30000;  // 90 MB through a 64 MiB budget
   TcpSink::Options stalled;
   stalled.paused = true;
   stalled.rcvbuf = 64 * 1024;
   TcpSink stuck(stalled);
   TcpSink live(Framing::lp32le);
   RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(stuck.port()), destination(live.port())},
-                                   {"--max-queue-bytes", "16M", "--drain-timeout", "0"}));
+                                   {"--max-queue-bytes", "64M", "--drain-timeout", "0"}));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_TRUE(stuck.wait_for_connections(1, 10s));
   UdpSender sender(relayd.udp_port());
@@ -145,7 +145,7 @@ TEST(BacklogTest, ThrottledReaderUnderEvictionsAddsUpAndGetsWholeMessagesInOrder
   TcpSink slow(slow_options);
   TcpSink live(Framing::lp32le);
   RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(slow.port()), destination(live.port())},
-                                   {"--max-queue-bytes", "16M", "--drain-timeout", "0"}));
+                                   {"--max-queue-bytes", "64M", "--drain-timeout", "0"}));
   ASSERT_TRUE(relayd.wait_ready());
   UdpSender sender(relayd.udp_port());
   // In chunks, each after the slow reader has taken a few more messages: it reads (and finishes
