@@ -1,6 +1,7 @@
 #include "endpoint.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -22,9 +23,36 @@ struct Parts {
   bool bracketed = false;
 };
 
+constexpr std::size_t kMaxText = 512;  // far above any real address; a longer one is refused
+constexpr std::size_t kMaxEcho = 160;  // how much of a bad address an error message repeats
+
+// What an error message may repeat of outside input: control and non-ASCII bytes escaped (no
+// forged log lines, no terminal escapes), and cut, so a huge address cannot make a huge line.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, kMaxEcho)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f)
+      out += fmt::format("\\x{:02x}", byte);
+    else
+      out += c;
+  }
+  if (text.size() > kMaxEcho) out += fmt::format("... ({} bytes)", text.size());
+  return out;
+}
+
 // Every parse error carries the whole address so a config with many endpoints points at one.
 [[noreturn]] void fail(std::string_view text, std::string_view why) {
-  throw EndpointError(fmt::format("bad address \"{}\": {}", text, why));
+  throw EndpointError(fmt::format("bad address \"{}\": {}", printable(text), printable(why)));
+}
+
+// Bytes no address contains; an embedded NUL would otherwise cut the host short unseen.
+void check_bytes(std::string_view text) {
+  if (text.size() > kMaxText) fail(text, fmt::format("longer than {} bytes", kMaxText));
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) fail(text, fmt::format("control character 0x{:02x} in the address", byte));
+  }
 }
 
 Transport parse_transport(std::string_view text, std::string_view name) {
@@ -99,22 +127,52 @@ void apply_options(std::string_view text, std::string_view options, Endpoint& ep
   }
 }
 
+// "[fe80::1%eth0]" or "[fe80::1%2]": the interface of a scoped IPv6 address, as its index
+// (what the kernel uses and what the canonical text shows), by name or number alike.
+std::uint32_t scope_index(std::string_view text, std::string_view scope) {
+  if (scope.empty()) fail(text, "empty IPv6 scope after '%'");
+  std::uint32_t index = 0;
+  const auto [end, ec] = std::from_chars(scope.data(), scope.data() + scope.size(), index);
+  if (ec == std::errc{} && end == scope.data() + scope.size() && index > 0) return index;
+  index = if_nametoindex(std::string(scope).c_str());
+  if (index == 0) fail(text, fmt::format("unknown network interface \"{}\" in the IPv6 scope", scope));
+  return index;
+}
+
+// One canonical form per peer: "::ffff:127.0.0.1" is the IPv4 address 127.0.0.1.
+void unmap_v4(Endpoint& ep) {
+  if (ep.addr.ss_family != AF_INET6) return;
+  const auto a6 = reinterpret_cast<const sockaddr_in6&>(ep.addr);
+  if (!IN6_IS_ADDR_V4MAPPED(&a6.sin6_addr)) return;
+  sockaddr_in a4{};
+  a4.sin_family = AF_INET;
+  std::memcpy(&a4.sin_addr, a6.sin6_addr.s6_addr + 12, sizeof a4.sin_addr);
+  ep.addr = {};
+  std::memcpy(&ep.addr, &a4, sizeof a4);
+  ep.addr_len = sizeof a4;
+}
+
 // Literals never touch the resolver: AI_NUMERICHOST keeps "[::1]" from being looked up by name.
 void resolve(std::string_view text, const Parts& p, Endpoint& ep) {
+  const std::size_t percent = p.bracketed ? p.host.find('%') : std::string_view::npos;
+  const std::string address(p.host.substr(0, percent));
   addrinfo hints{};
   hints.ai_family = p.bracketed ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = ep.transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
   hints.ai_flags = p.bracketed ? AI_NUMERICHOST : 0;
   addrinfo* res = nullptr;
-  const int rc = getaddrinfo(ep.host.c_str(), nullptr, &hints, &res);
+  const int rc = getaddrinfo(address.c_str(), nullptr, &hints, &res);
   if (rc != 0) {
     const char* what = p.bracketed ? "bad IPv6 address" : "cannot resolve host";
-    fail(text, fmt::format("{} \"{}\": {}", what, ep.host, gai_strerror(rc)));
+    fail(text, fmt::format("{} \"{}\": {}", what, address, gai_strerror(rc)));
   }
   // The first result is the resolver's preferred one (RFC 6724 order).
   std::memcpy(&ep.addr, res->ai_addr, res->ai_addrlen);
   ep.addr_len = res->ai_addrlen;
   freeaddrinfo(res);
+  if (percent != std::string_view::npos)
+    reinterpret_cast<sockaddr_in6&>(ep.addr).sin6_scope_id = scope_index(text, p.host.substr(percent + 1));
+  unmap_v4(ep);
   if (ep.addr.ss_family == AF_INET)
     reinterpret_cast<sockaddr_in&>(ep.addr).sin_port = htons(ep.port);
   else
@@ -139,13 +197,16 @@ Framing parse_framing(std::string_view name) {
   throw EndpointError(fmt::format("unknown framing \"{}\" (expected lp32le, lp32be, line or raw)", name));
 }
 
-Endpoint parse_endpoint(std::string_view text, bool allow_options) {
+Endpoint parse_endpoint(std::string_view text, bool destination) {
+  check_bytes(text);
   const Parts p = split(text);
   Endpoint ep;
   ep.transport = p.transport;
   ep.port = parse_port(text, p.port);
   ep.host = std::string(p.host);
-  if (!p.options.empty() && !allow_options) fail(text, "options (\"?...\") are not allowed on a listener");
+  if (!p.options.empty() && !destination) fail(text, "options (\"?...\") are not allowed on a listener");
+  // A listener may ask the kernel for a port; a peer cannot be reached on port 0.
+  if (destination && ep.transport == Transport::tcp && ep.port == 0) fail(text, "port 0 cannot be connected to");
   apply_options(text, p.options, ep);
   resolve(text, p, ep);
   return ep;
@@ -159,7 +220,8 @@ std::string Endpoint::str() const {
   if (addr.ss_family == AF_INET6) {
     const auto& a6 = reinterpret_cast<const sockaddr_in6&>(addr);
     inet_ntop(AF_INET6, &a6.sin6_addr, buf.data(), buf.size());
-    out += fmt::format("[{}]", buf.data());
+    out +=
+        a6.sin6_scope_id == 0 ? fmt::format("[{}]", buf.data()) : fmt::format("[{}%{}]", buf.data(), a6.sin6_scope_id);
   } else if (addr.ss_family == AF_INET) {
     const auto& a4 = reinterpret_cast<const sockaddr_in&>(addr);
     inet_ntop(AF_INET, &a4.sin_addr, buf.data(), buf.size());

@@ -51,7 +51,10 @@ struct Endpoint {
   int family() const noexcept { return addr.ss_family; }
 };
 
-// Parses and resolves. `allow_options` is false for listeners (no "?framing=").
-Endpoint parse_endpoint(std::string_view text, bool allow_options = true);
+// Parses and resolves. `destination` is false for listeners: no "?framing=", and port 0 (the
+// kernel picks one) is allowed. A v4-mapped IPv6 address becomes its IPv4 address, a scoped
+// IPv6 address ("[fe80::1%eth0]") carries its interface's index, so each peer has one
+// canonical text. Control characters are refused, and error messages escape what they repeat.
+Endpoint parse_endpoint(std::string_view text, bool destination = true);
 
 }  // namespace relay

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <string>
@@ -132,7 +133,7 @@ TEST(Endpoint, CanonicalFraming) {
 
 TEST(Endpoint, CanonicalTextRoundTrips) {
   for (const char* text :
-       {"udp@127.0.0.1:2008", "tcp@[::1]:0", "tcp@10.0.0.1:65535?framing=raw", "tcp@[fe80::1]:3?framing=line"}) {
+       {"udp@127.0.0.1:2008", "tcp@[::1]:1", "tcp@10.0.0.1:65535?framing=raw", "tcp@[fe80::1]:3?framing=line"}) {
     const Endpoint ep = parse_endpoint(text);
     EXPECT_EQ(ep.str(), text);
     EXPECT_EQ(parse_endpoint(ep.str()).str(), text);
@@ -156,6 +157,48 @@ TEST(Endpoint, ListenersTakeNoOptions) {
 
 TEST(Endpoint, ErrorsNameTheWholeAddress) {
   EXPECT_THAT(error_of("tcp@127.0.0.1:1?framing=foo"), HasSubstr("bad address \"tcp@127.0.0.1:1?framing=foo\""));
+}
+
+// Issue #9 item 6: one canonical form per peer, and nothing invalid accepted.
+TEST(Endpoint, DestinationsRefusePortZeroListenersAskTheKernelForOne) {
+  EXPECT_THAT(error_of("tcp@127.0.0.1:0"), HasSubstr("port 0 cannot be connected to"));
+  EXPECT_EQ(error_of("tcp@127.0.0.1:0", false), "");
+  EXPECT_EQ(error_of("udp@127.0.0.1:0", false), "");
+}
+
+TEST(Endpoint, V4MappedIpv6IsTheIpv4Address) {
+  const Endpoint mapped = parse_endpoint("tcp@[::ffff:127.0.0.1]:9000");
+  EXPECT_EQ(mapped.family(), AF_INET);
+  EXPECT_EQ(mapped.addr_len, sizeof(sockaddr_in));
+  EXPECT_EQ(sockaddr_port(mapped), 9000);
+  EXPECT_EQ(mapped.str(), parse_endpoint("tcp@127.0.0.1:9000").str());
+}
+
+TEST(Endpoint, ControlCharactersAreRefusedAndEscapedInTheError) {
+  const std::string nul("tcp@127.0.0.1\0evil:9000", 24);
+  EXPECT_THAT(error_of(nul), HasSubstr("control character 0x00"));
+  const std::string forged = error_of("tcp@127.0.0.1:9000\n2026-01-01 info destination added");
+  EXPECT_THAT(forged, HasSubstr("control character 0x0a"));
+  EXPECT_EQ(forged.find('\n'), std::string::npos) << "a newline reached the error text: " << forged;
+  EXPECT_EQ(error_of("tcp@\x1b[31mred:9000").find('\x1b'), std::string::npos);
+}
+
+TEST(Endpoint, LongAddressesAreRefusedWithoutEchoingThemWhole) {
+  const std::string huge = "tcp@" + std::string(4000, 'a') + ":9000";
+  const std::string e = error_of(huge);
+  EXPECT_THAT(e, HasSubstr("longer than 512 bytes"));
+  EXPECT_THAT(e, HasSubstr("(4009 bytes)"));
+  EXPECT_LT(e.size(), 400u) << "the error repeats the whole address";
+}
+
+TEST(Endpoint, ScopedIpv6ByInterfaceNameOrIndexIsOneCanonicalAddress) {
+  const unsigned lo = if_nametoindex("lo");
+  ASSERT_NE(lo, 0u) << "no loopback interface";
+  const std::string expected = "tcp@[::1%" + std::to_string(lo) + "]:9000";
+  EXPECT_EQ(parse_endpoint("tcp@[::1%lo]:9000").str(), expected);
+  EXPECT_EQ(parse_endpoint("tcp@[::1%" + std::to_string(lo) + "]:9000").str(), expected);
+  EXPECT_THAT(error_of("tcp@[::1%nosuchif0]:9000"), HasSubstr("unknown network interface"));
+  EXPECT_THAT(error_of("tcp@[::1%]:9000"), HasSubstr("empty IPv6 scope"));
 }
 
 TEST(Framing, NamesRoundTrip) {
