@@ -48,6 +48,7 @@ int run(const relay::Config& cfg) {
   if (!cfg.control.empty()) {
     control = std::make_unique<relay::ControlServer>(relay, cfg.control);
     control->start();
+    relay.control_listening_on(control->port());  // no destination may point at it
   }
   relay.start();
   spdlog::info("relayd ready");

@@ -173,10 +173,7 @@ void resolve(std::string_view text, const Parts& p, Endpoint& ep) {
   if (percent != std::string_view::npos)
     reinterpret_cast<sockaddr_in6&>(ep.addr).sin6_scope_id = scope_index(text, p.host.substr(percent + 1));
   unmap_v4(ep);
-  if (ep.addr.ss_family == AF_INET)
-    reinterpret_cast<sockaddr_in&>(ep.addr).sin_port = htons(ep.port);
-  else
-    reinterpret_cast<sockaddr_in6&>(ep.addr).sin6_port = htons(ep.port);
+  ep.set_port(ep.port);
 }
 
 }  // namespace
@@ -210,6 +207,14 @@ Endpoint parse_endpoint(std::string_view text, bool destination) {
   apply_options(text, p.options, ep);
   resolve(text, p, ep);
   return ep;
+}
+
+void Endpoint::set_port(std::uint16_t p) noexcept {
+  port = p;
+  if (addr.ss_family == AF_INET)
+    reinterpret_cast<sockaddr_in&>(addr).sin_port = htons(p);
+  else if (addr.ss_family == AF_INET6)
+    reinterpret_cast<sockaddr_in6&>(addr).sin6_port = htons(p);
 }
 
 // The numeric address, not the name: it says what the socket really uses, and a listener

@@ -49,6 +49,8 @@ struct Endpoint {
   // Canonical text: "tcp@127.0.0.1:2009", with "?framing=line" when not the default.
   std::string str() const;
   int family() const noexcept { return addr.ss_family; }
+  // The same address with another port (in `port` and in `addr`).
+  void set_port(std::uint16_t p) noexcept;
 };
 
 // Parses and resolves. `destination` is false for listeners: no "?framing=", and port 0 (the

@@ -34,11 +34,36 @@ Relay::Relay(const Config& cfg)
       background_(queue_, cfg.background, [this] { log_stats(); }),
       server_(queue_, cfg.listen, cfg.ingest, [this] { client_.wake(); }) {
   queue_.set_hooks([this] { background_.pressure(); }, [this] { client_.wake(); });
+  for (const auto& l : server_.listeners()) {
+    if (l.address.starts_with("tcp@")) own_.add(parse_endpoint(l.address, false));
+  }
+}
+
+// A unix control socket (or none) has no TCP address to protect.
+void Relay::control_listening_on(int port) {
+  if (cfg_.control.empty() || cfg_.control.starts_with("unix:") || port <= 0) return;
+  try {
+    Endpoint ep = parse_endpoint("tcp@" + cfg_.control, false);
+    ep.set_port(static_cast<std::uint16_t>(port));
+    own_.add(ep);
+  } catch (const EndpointError& e) {
+    spdlog::warn("control address {} not understood as HOST:PORT ({}); destinations are not checked against it",
+                 cfg_.control, e.what());
+  }
+}
+
+void Relay::refuse_own_address(const Endpoint& dest) const {
+  if (const auto own = own_.reached_by(dest))
+    throw ApiError(ApiCode::invalid_argument,
+                   "destination " + dest.str() + " is relayd's own address " + *own +
+                       ": messages would come straight back (a loop), or reach the control port",
+                   "address");
 }
 
 Relay::~Relay() { shutdown(); }
 
 void Relay::start() {
+  for (const auto& ep : cfg_.destinations) refuse_own_address(ep);  // before anything runs
   client_.start();
   background_.start();
   server_.start();
@@ -79,6 +104,7 @@ DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Dea
   if (ep.transport != Transport::tcp)
     throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT", "address");
   if (req.framing) ep.framing = *req.framing;
+  refuse_own_address(ep);
   try {
     return client_.add(std::move(ep), req.start, deadline);
   } catch (const CommandError& e) {

@@ -12,6 +12,7 @@
 
 #include "background_thread.hpp"
 #include "client_thread.hpp"
+#include "own_addresses.hpp"
 #include "queue.hpp"
 #include "relay_api.hpp"
 #include "relay_config.hpp"
@@ -24,7 +25,11 @@ class Relay final : public RelayApi {
   explicit Relay(const Config& cfg);
   ~Relay() override;
 
-  // Starts the threads and adds the command line's destinations.
+  // The control service listens on TCP `port` (of the control address): no destination may
+  // point there. Call before start().
+  void control_listening_on(int port);
+  // Starts the threads and adds the command line's destinations. Throws ApiError when one is
+  // relayd's own listener or control port.
   void start();
   // Control calls still waiting (e.g. a draining removal) return UNAVAILABLE at once, so the
   // control server can stop without waiting for them.
@@ -41,8 +46,10 @@ class Relay final : public RelayApi {
 
  private:
   std::vector<ListenerSnapshot> listener_snapshots() const;
+  void refuse_own_address(const Endpoint& dest) const;
 
   Config cfg_;
+  OwnAddresses own_;
   std::chrono::steady_clock::time_point started_;
   Queue queue_;
   ClientThread client_;
