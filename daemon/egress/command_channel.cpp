@@ -16,6 +16,11 @@ void CommandChannel::post(std::shared_ptr<Command> cmd) {
 }
 
 DestinationSnapshot CommandChannel::call(std::shared_ptr<Command> cmd, Deadline deadline) {
+  // Too late already (a slow address lookup, say): never handed over, so "nothing changed" holds
+  // however quickly the client thread would have taken it.
+  if (std::chrono::steady_clock::now() >= deadline)
+    throw CommandError(CommandFailure::timed_out,
+                       "the deadline passed before the change was handed over; nothing changed");
   auto result = cmd->done.get_future();
   post(cmd);
   // Sliced wait, so release_callers() can end it early when relayd shuts down.

@@ -162,6 +162,24 @@ TEST(CommandChannel, DeadlineBeforeTheConsumerRunsChangesNothing) {
   EXPECT_EQ(applied, 0) << "a command its caller gave up on was applied";
 }
 
+// A deadline that passed before the call (say, during a slow DNS lookup of the address) must not
+// let the change happen: even a client thread that would take the command at once never sees it.
+TEST(CommandChannel, DeadlinePassedBeforeTheCallChangesNothingEvenWithAnEagerConsumer) {
+  int applied = 0;
+  CommandChannel* self = nullptr;
+  CommandChannel channel([&] {
+    self->take_all([&](const std::shared_ptr<Command>& cmd) {
+      ++applied;
+      answer(cmd);
+    });
+  });
+  self = &channel;
+  const CommandError e = thrown_by([&] { channel.call(removal(1), in(-1ms)); });
+  EXPECT_EQ(e.failure(), CommandFailure::timed_out);
+  EXPECT_THAT(e.what(), HasSubstr("nothing changed"));
+  EXPECT_EQ(applied, 0) << "a change was applied after its caller's deadline had passed";
+}
+
 // The consumer claimed the command but has not answered when the deadline passes: the caller
 // must not be told "nothing changed", since the change is under way.
 TEST(CommandChannel, DeadlineWhileApplyingSaysItCompletesInTheBackground) {
