@@ -94,13 +94,29 @@ void Relay::log_stats() {
   last_report_ = std::move(now);
 }
 
-DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Deadline deadline) {
-  Endpoint ep;
+// A name's lookup holds the calling gRPC thread for as long as DNS takes: a few at once is
+// plenty for an operator, and a flood of slow ones cannot pin every thread (or make hundreds).
+Endpoint Relay::resolve_destination(const std::string& address) {
+  constexpr int kMaxLookups = 8;
+  // relaxed: a count of calls in progress; no other memory is published through it.
+  if (lookups_.fetch_add(1, std::memory_order_relaxed) >= kMaxLookups) {
+    lookups_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as above
+    throw ApiError(ApiCode::resource_exhausted,
+                   "already " + std::to_string(kMaxLookups) + " address lookups in progress; try again", "address");
+  }
+  struct Release {
+    std::atomic<int>& n;
+    ~Release() { n.fetch_sub(1, std::memory_order_relaxed); }  // relaxed: as above
+  } release{lookups_};
   try {
-    ep = parse_endpoint(req.address, true);
+    return parse_endpoint(address, true);
   } catch (const EndpointError& e) {
     throw ApiError(ApiCode::invalid_argument, e.what(), "address");
   }
+}
+
+DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Deadline deadline) {
+  Endpoint ep = resolve_destination(req.address);
   if (ep.transport != Transport::tcp)
     throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT", "address");
   if (req.framing) ep.framing = *req.framing;

@@ -7,6 +7,7 @@
 //                     └──────────────▶ background thread
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -47,9 +48,11 @@ class Relay final : public RelayApi {
  private:
   std::vector<ListenerSnapshot> listener_snapshots() const;
   void refuse_own_address(const Endpoint& dest) const;
+  Endpoint resolve_destination(const std::string& address);
 
   Config cfg_;
   OwnAddresses own_;
+  std::atomic<int> lookups_{0};  // address lookups in progress (control threads)
   std::chrono::steady_clock::time_point started_;
   Queue queue_;
   ClientThread client_;
