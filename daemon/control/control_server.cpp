@@ -54,6 +54,9 @@ void ControlServer::start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int selected = 0;
   builder.AddListeningPort(address_, grpc::InsecureServerCredentials(), &selected);
+  // No request of the API needs more than a few hundred bytes (an address is at most 512): a
+  // bigger one is refused by gRPC before any of it is parsed, logged or echoed.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.RegisterService(&service_);
   server_ = builder.BuildAndStart();
   // A failed bind shows as a null server or, for TCP, a selected port of 0.

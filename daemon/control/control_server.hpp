@@ -23,6 +23,7 @@ namespace relay {
 class ControlServer {
  public:
   static constexpr std::chrono::milliseconds kDefaultGrace{2000};
+  static constexpr int kMaxRequestBytes = 16 * 1024;  // the largest request message accepted
 
   // Does not listen yet. `api` must outlive this object.
   ControlServer(RelayApi& api, std::string address);

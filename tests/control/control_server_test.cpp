@@ -41,6 +41,40 @@ class TakenPort {
   int port_ = 0;
 };
 
+// Client input is never echoed raw or whole (issue #9 item 9): a newline or ESC in an address
+// could forge log lines or reach a terminal, a huge one made a huge log line and an error too big
+// for gRPC's metadata (RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT).
+class ControlServerInputTest : public ControlFixture {
+ protected:
+  grpc::Status add(const std::string& address) {
+    pb::AddDestinationRequest req;
+    req.set_address(address);
+    pb::Destination resp;
+    return stub_->AddDestination(ctx().get(), req, &resp);
+  }
+};
+
+TEST_F(ControlServerInputTest, ControlBytesInAnAddressAreRefusedAndNotEchoedRaw) {
+  for (const std::string& bad : {std::string("tcp@127.0.0.1:9000\n2026-01-01T00:00:00.000 info forged line"),
+                                 std::string("tcp@\x1b[2Jhost:9000")}) {
+    const grpc::Status st = add(bad);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+    EXPECT_EQ(st.error_message().find_first_of("\n\x1b"), std::string::npos) << st.error_message();
+  }
+}
+
+TEST_F(ControlServerInputTest, LongAddressIsInvalidArgumentWithAShortMessage) {
+  const grpc::Status st = add("tcp@" + std::string(4000, 'h') + ":9000");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message().substr(0, 200);
+  EXPECT_LT(st.error_message().size(), 400u);
+}
+
+TEST_F(ControlServerInputTest, OversizedRequestIsRefusedBeforeItIsParsed) {
+  const grpc::Status st = add("tcp@" + std::string(ControlServer::kMaxRequestBytes, 'h') + ":9000");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message().substr(0, 200);
+  EXPECT_FALSE(api_.last_add()) << "an oversized request reached the relay";
+}
+
 TEST(ControlServer, TakenPortFailsWithAClearMessage) {
   FakeRelayApi api;
   TakenPort taken;
