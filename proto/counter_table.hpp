@@ -21,7 +21,9 @@
   X(connections_closed_bad_frame, "connections", "TCP ingest connections closed on a bad frame")                \
   X(dropped_partial_frames, "messages", "TCP frames cut short by their connection closing or failing, dropped") \
   X(dropped_bad_frame_bytes, "bytes",                                                                           \
-    "bytes dropped with a connection closed on a bad frame: its header and all read after")
+    "bytes dropped with a connection closed on a bad frame: its header and all read after")                     \
+  X(connections_refused, "connections", "TCP ingest connections closed at once: --max-connections were open")   \
+  X(connections_closed_idle, "connections", "TCP ingest connections closed after --ingest-idle-timeout unused")
 
 #define RELAY_DESTINATION_COUNTERS(X)                                                                     \
   X(sent_messages, "messages", "messages fully written to the destination's socket")                      \

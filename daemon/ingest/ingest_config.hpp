@@ -11,6 +11,8 @@ struct IngestConfig {
   unsigned batch = 256;               // datagrams per recvmmsg
   double coalesce_seconds = 0;        // --coalesce-us: longest wait between polls when busy (ingest_pacer)
   bool udp_gro = false;               // --udp-gro: let the kernel hand over coalesced datagram trains
+  unsigned max_connections = 1024;    // --max-connections: open TCP ingest connections per listener
+  double idle_timeout = 300;          // --ingest-idle-timeout: s a TCP ingest connection may send nothing; 0: never
 };
 
 }  // namespace relay

@@ -3,8 +3,10 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace relay {
@@ -13,9 +15,12 @@ namespace relay {
 struct TcpListener::Connection {
   ev_io io{};
   int fd = -1;
-  std::string peer;            // for log lines
-  std::vector<std::byte> buf;  // grows to max_message + 4 when a frame needs it
+  std::string peer;  // for log lines
+  // Not zero-filled, and empty until the peer sends: memory follows what arrived (make_room).
+  std::unique_ptr<std::byte[]> buf;
+  std::size_t capacity = 0;
   std::size_t used = 0;
+  ev_tstamp last_read = 0;  // the loop's clock at accept or at the last read
   TcpListener* owner = nullptr;
 };
 
@@ -39,7 +44,7 @@ std::string peer_name(const sockaddr_storage& addr) {
 
 TcpListener::TcpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
                          const std::function<void()>& on_published)
-    : Listener(ep, queue, cfg, on_published) {
+    : Listener(ep, queue, cfg, on_published), max_connections_(cfg.max_connections), idle_timeout_(cfg.idle_timeout) {
   try {
     open_socket();
   } catch (...) {
@@ -70,6 +75,12 @@ void TcpListener::start(struct ev_loop* loop) {
   ev_io_start(loop_, &accept_io_);
   ev_timer_init(&retry_, &TcpListener::on_retry, kAcceptRetrySeconds, 0.);
   retry_.data = this;
+  if (idle_timeout_ > 0) {
+    const double every = std::max(0.05, idle_timeout_ / 4);
+    ev_timer_init(&idle_check_, &TcpListener::on_idle_check, every, every);
+    idle_check_.data = this;
+    ev_timer_start(loop_, &idle_check_);
+  }
 }
 
 // A frame half received when relayd shuts down is lost like one cut by the peer. Counting here
@@ -82,6 +93,7 @@ void TcpListener::stop() {
   if (loop_ != nullptr) {
     ev_io_stop(loop_, &accept_io_);
     ev_timer_stop(loop_, &retry_);
+    ev_timer_stop(loop_, &idle_check_);
   }
   loop_ = nullptr;
   if (fd_ >= 0) close(fd_);
@@ -131,10 +143,14 @@ bool TcpListener::accept_one() {
     pause_accepting();
     return false;
   }
+  if (conns_.size() >= max_connections_) {
+    refuse(fd, peer_name(addr));
+    return true;
+  }
   auto c = std::make_unique<Connection>();
   c->fd = fd;
   c->peer = peer_name(addr);
-  c->buf.resize(kInitialBuffer);
+  c->last_read = ev_now(loop_);
   c->owner = this;
   ev_io_init(&c->io, &TcpListener::on_readable, fd, EV_READ);
   c->io.data = c.get();
@@ -143,6 +159,60 @@ bool TcpListener::accept_one() {
   spdlog::debug("listener {}: accepted connection from {}", name_, c->peer);
   conns_.emplace(fd, std::move(c));
   return true;
+}
+
+// Over --max-connections: closed at once, so descriptors and memory stay bounded (the peer sees
+// the connection close and may retry).
+void TcpListener::refuse(int fd, const std::string& peer) {
+  close(fd);
+  counters_.connections_refused.add();
+  if (refused_log_.allow(now_ns()))
+    spdlog::warn("listener {}: refused a connection from {}: {} are open (--max-connections){}", name_, peer,
+                 conns_.size(), held_back(refused_log_));
+}
+
+// Closes every connection that sent nothing for --ingest-idle-timeout; runs a few times per
+// timeout, so one lives at most a quarter longer.
+void TcpListener::close_idle(ev_tstamp now) {
+  std::vector<Connection*> idle;
+  for (const auto& [fd, c] : conns_) {
+    if (now - c->last_read >= idle_timeout_) idle.push_back(c.get());
+  }
+  for (Connection* c : idle) {
+    spdlog::debug("listener {}: closing connection from {}: idle for {:.0f} s", name_, c->peer, now - c->last_read);
+    counters_.connections_closed_idle.add();
+    drop_partial_frame(*c);
+    close_connection(*c);
+  }
+}
+
+void TcpListener::on_idle_check(struct ev_loop* loop, ev_timer* w, int) {
+  auto* self = static_cast<TcpListener*>(w->data);
+  try {
+    self->close_idle(ev_now(loop));
+  } catch (const std::exception& e) {
+    self->callback_failed(e);
+  }
+}
+
+// Room for the next read. The buffer grows with what arrives: allocated at the first read,
+// doubled only when full, and then never past what the frame at its front needs — a header
+// alone cannot make relayd allocate the 16 MiB it announces. Holds at most twice what came.
+void TcpListener::make_room(Connection& c) {
+  if (c.used < c.capacity) return;
+  std::size_t grown = c.capacity == 0 ? kInitialBuffer : 2 * c.capacity;
+  if (c.used >= kRecordHeader) grown = std::min(grown, kRecordHeader + std::size_t{load_le32(c.buf.get())});
+  auto bigger = std::make_unique_for_overwrite<std::byte[]>(grown);
+  if (c.used > 0) std::memcpy(bigger.get(), c.buf.get(), c.used);
+  c.buf = std::move(bigger);
+  c.capacity = grown;
+}
+
+// After a frame larger than the initial buffer, its memory goes back once nothing is pending.
+void TcpListener::release_room(Connection& c) {
+  if (c.used != 0 || c.capacity <= kInitialBuffer) return;
+  c.buf.reset();
+  c.capacity = 0;
 }
 
 void TcpListener::pause_accepting() {
@@ -154,7 +224,8 @@ void TcpListener::pause_accepting() {
 // One read per wake-up (the watcher is level-triggered), then every complete frame in the
 // buffer is appended and published together.
 void TcpListener::read_ready(Connection& c) {
-  const ssize_t n = ::read(c.fd, c.buf.data() + c.used, c.buf.size() - c.used);
+  make_room(c);
+  const ssize_t n = ::read(c.fd, c.buf.get() + c.used, c.capacity - c.used);
   if (n == 0) {
     spdlog::debug("listener {}: {} closed the connection{}", name_, c.peer,
                   c.used > 0 ? " in the middle of a frame" : "");
@@ -171,30 +242,28 @@ void TcpListener::read_ready(Connection& c) {
     return;
   }
   c.used += static_cast<std::size_t>(n);
+  c.last_read = ev_now(loop_);
   const bool good = parse_frames(c, now_ns());
   end_batch();
-  if (!good) close_connection(c);
+  if (!good) return close_connection(c);
+  release_room(c);
 }
 
 bool TcpListener::parse_frames(Connection& c, std::int64_t now) {
   std::size_t pos = 0;
   while (c.used - pos >= kRecordHeader) {
-    const std::uint32_t len = load_le32(c.buf.data() + pos);
+    const std::uint32_t len = load_le32(c.buf.get() + pos);
     if (oversized(len, now)) {
       count_bad_frame(c, pos, len, now);
       return false;
     }
     if (c.used - pos - kRecordHeader < len) break;  // incomplete: wait for more bytes
-    deliver({c.buf.data() + pos + kRecordHeader, len}, now);
+    deliver({c.buf.get() + pos + kRecordHeader, len}, now);
     pos += kRecordHeader + len;
   }
-  // Keep the incomplete tail at the front, and make sure the whole frame will fit.
-  std::memmove(c.buf.data(), c.buf.data() + pos, c.used - pos);
+  // Keep the incomplete tail at the front; make_room() grows the buffer as more of it comes.
+  if (pos > 0) std::memmove(c.buf.get(), c.buf.get() + pos, c.used - pos);
   c.used -= pos;
-  if (c.used >= kRecordHeader) {
-    const std::size_t need = kRecordHeader + load_le32(c.buf.data());
-    if (need > c.buf.size()) c.buf.resize(need);
-  }
   return true;
 }
 

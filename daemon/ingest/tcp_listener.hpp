@@ -32,7 +32,7 @@ class TcpListener final : public Listener {
 
  private:
   struct Connection;
-  static constexpr std::size_t kInitialBuffer = std::size_t{256} << 10;
+  static constexpr std::size_t kInitialBuffer = std::size_t{16} << 10;
   static constexpr int kMaxAcceptsPerWakeup = 64;
   static constexpr double kAcceptRetrySeconds = 0.1;  // after running out of descriptors
 
@@ -48,13 +48,22 @@ class TcpListener final : public Listener {
   void count_bad_frame(const Connection& c, std::size_t at, std::uint32_t len, std::int64_t now);
   void drop_partial_frame(const Connection& c);
   void close_connection(Connection& c);
+  void refuse(int fd, const std::string& peer);
+  static void on_idle_check(struct ev_loop* loop, ev_timer* w, int revents);
+  void close_idle(ev_tstamp now);
+  void make_room(Connection& c);
+  void release_room(Connection& c);
 
   int fd_ = -1;
   struct ev_loop* loop_ = nullptr;
   ev_io accept_io_{};
   ev_timer retry_{};
+  ev_timer idle_check_{};
+  const std::size_t max_connections_;
+  const double idle_timeout_;                                   // s; 0: never
   std::unordered_map<int, std::unique_ptr<Connection>> conns_;  // by descriptor
   LogLimiter bad_frame_log_;
+  LogLimiter refused_log_;
 };
 
 }  // namespace relay

@@ -16,7 +16,7 @@ namespace {
 #ifndef UDP_GRO
 constexpr int UDP_GRO = 104;  // linux/udp.h; older libc headers lack it
 #endif
-constexpr std::size_t kMaxGroBytes = 65536;  // a coalesced train never exceeds one IP datagram
+constexpr std::size_t kMaxDatagramBytes = 65536;  // no UDP datagram (nor a GRO train) is longer
 
 std::string human_bytes(int n) {
   if (n > 0 && n % (1 << 20) == 0) return fmt::format("{} MiB", n >> 20);
@@ -76,11 +76,12 @@ bool UdpListener::enable_gro() {
 }
 
 // One slot per datagram, each a byte longer than the largest good one, so an oversized datagram
-// is recognisable even where MSG_TRUNC reporting were missing. With GRO a slot takes a whole
-// coalesced train (at most 64 KiB), whatever --max-message-size says.
+// is recognisable even where MSG_TRUNC reporting were missing — but never more than a UDP
+// datagram can hold (64 KiB), whatever --max-message-size says (16 MiB × 1,024 slots once asked
+// for 16 GiB). With GRO a slot takes a whole coalesced train, which is at most 64 KiB too.
 void UdpListener::prepare_buffers(unsigned batch) {
-  slot_bytes_ = std::size_t{max_message_} + 1;
-  if (gro_) slot_bytes_ = std::max<std::size_t>(slot_bytes_, kMaxGroBytes);
+  slot_bytes_ = std::min(std::size_t{max_message_} + 1, kMaxDatagramBytes);
+  if (gro_) slot_bytes_ = kMaxDatagramBytes;
   buffer_.resize(batch * slot_bytes_);
   iov_.resize(batch);
   // Without GRO only the first datagram of a batch carries the drop count; with GRO every buffer

@@ -117,6 +117,12 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
               {kMinDelay, 3600});
   add_seconds(app, "--connect-timeout", cfg.client.destination.connect_timeout, "Seconds a TCP connect may take",
               {kMinDelay, 3600});
+  app.add_option("--max-connections", cfg.ingest.max_connections,
+                 "Most open connections per TCP listener; more are closed at once (connections_refused)")
+      ->check(CLI::Range(1U, 100000U))
+      ->capture_default_str();
+  add_seconds(app, "--ingest-idle-timeout", cfg.ingest.idle_timeout,
+              "Seconds a TCP ingest connection may send nothing before it is closed; 0: never", {1, 86400, true});
   app.add_option("--max-destinations", cfg.client.max_destinations, "Most destinations at once")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

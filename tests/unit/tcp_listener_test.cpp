@@ -34,8 +34,8 @@ void write_all(TcpClient& c, const std::string& bytes) { ASSERT_TRUE(c.send_all(
 
 class TcpListenerTest : public ::testing::Test {
  protected:
-  explicit TcpListenerTest(std::uint32_t max_message = kMaxMessage) : queue_(queue_config(max_message)) {
-    IngestConfig cfg;
+  explicit TcpListenerTest(std::uint32_t max_message = kMaxMessage, IngestConfig cfg = {})
+      : queue_(queue_config(max_message)) {
     cfg.max_message = max_message;
     server_ = std::make_unique<ServerThread>(queue_, std::vector{parse_endpoint("tcp@127.0.0.1:0", false)}, cfg,
                                              std::function<void()>{});
@@ -173,7 +173,7 @@ TEST_F(TcpListenerTest, StopMidFrameIsCounted) {
   EXPECT_EQ(totals().received_messages, 1u);
 }
 
-// Frames above the initial 256 KiB read buffer make it grow to the frame's size.
+// Frames above the initial 16 KiB read buffer make it grow, as they arrive, to the frame's size.
 class TcpListenerLargeTest : public TcpListenerTest {
  protected:
   TcpListenerLargeTest() : TcpListenerTest(600 << 10) {}
@@ -186,6 +186,49 @@ TEST_F(TcpListenerLargeTest, FramesLargerThanTheInitialBuffer) {
   write_all(c, frame("small") + frame(big) + frame("after"));
   ASSERT_TRUE(received(3));
   EXPECT_EQ(test::read_messages(queue_, 3), (std::vector<std::string>{"small", big, "after"}));
+}
+
+// Issue #9 item 4: ingest memory and descriptors are bounded — at most --max-connections open
+// connections (more are closed at once and counted), idle ones closed after the timeout.
+IngestConfig limited(unsigned max_connections, double idle_timeout) {
+  IngestConfig cfg;
+  cfg.max_connections = max_connections;
+  cfg.idle_timeout = idle_timeout;
+  return cfg;
+}
+
+class TcpListenerCapTest : public TcpListenerTest {
+ protected:
+  TcpListenerCapTest() : TcpListenerTest(kMaxMessage, limited(2, 0)) {}
+};
+
+TEST_F(TcpListenerCapTest, ConnectionsBeyondTheCapAreClosedAtOnceAndCounted) {
+  TcpClient a(port());
+  TcpClient b(port());
+  ASSERT_TRUE(wait_until([&] { return totals().connections_accepted == 2; }, kIngestWait));
+  TcpClient refused(port());
+  EXPECT_TRUE(refused.wait_closed_by_peer(kIngestWait)) << "a third connection was kept open";
+  EXPECT_EQ(totals().connections_refused, 1u);
+  write_all(a, frame("a"));
+  write_all(b, frame("b"));
+  ASSERT_TRUE(received(2)) << "the connections within the cap stopped working";
+}
+
+class TcpListenerIdleTest : public TcpListenerTest {
+ protected:
+  TcpListenerIdleTest() : TcpListenerTest(kMaxMessage, limited(16, 0.2)) {}
+};
+
+TEST_F(TcpListenerIdleTest, IdleConnectionsAreClosedAndCountedBusyOnesKept) {
+  TcpClient idle(port());
+  TcpClient busy(port());
+  // The busy one sends more often than the timeout; the idle one never sends.
+  for (int i = 0; i < 10 && !idle.wait_closed_by_peer(std::chrono::milliseconds(50)); ++i) write_all(busy, frame("x"));
+  EXPECT_TRUE(idle.wait_closed_by_peer(kIngestWait)) << "an idle connection outlived --ingest-idle-timeout";
+  EXPECT_EQ(totals().connections_closed_idle, 1u);
+  write_all(busy, frame("still here"));
+  ASSERT_TRUE(wait_until([&] { return totals().received_messages >= 1 && totals().connections_closed_idle == 1; },
+                         kIngestWait));
 }
 
 TEST(TcpListenerBind, AddressInUseNamesTheAddress) {
