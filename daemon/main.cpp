@@ -2,6 +2,7 @@
 // SIGHUP is taken too: its default action would kill relayd without a drain.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <memory>
@@ -37,7 +38,32 @@ int wait_for_stop_signal(const sigset_t& signals) {
   }
 }
 
+// Descriptors: TCP ingest may hold --max-connections per listener and every destination one; a
+// soft limit of 1,024 (the usual default) would run out first, and then gRPC stops accepting
+// control connections for good. The hard limit is ours to take; say when even it is tight.
+void raise_open_file_limit(const relay::Config& cfg) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    const rlim_t before = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0)
+      spdlog::info("open file limit raised from {} to {}", before, lim.rlim_cur);
+    else
+      lim.rlim_cur = before;
+  }
+  constexpr rlim_t kReserve = 256;  // control connections, logs, sockets of the moment
+  const rlim_t wanted =
+      static_cast<rlim_t>(cfg.ingest.max_connections) * cfg.listen.size() + cfg.client.max_destinations + kReserve;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted)
+    spdlog::warn(
+        "open file limit {} is below the {} that --max-connections {} and --max-destinations {} may need; "
+        "lower them or raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+        lim.rlim_cur, wanted, cfg.ingest.max_connections, cfg.client.max_destinations);
+}
+
 int run(const relay::Config& cfg) {
+  raise_open_file_limit(cfg);
   const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   relay::Relay relay(cfg);  // binds the listeners: a taken port fails here, before any thread runs

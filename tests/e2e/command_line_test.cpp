@@ -2,8 +2,11 @@
 // daemon; --help and --version exit 0.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <fstream>
+#include <memory>
 
 #include "relayd_process.hpp"
 #include "timeouts.hpp"
@@ -157,6 +160,40 @@ INSTANTIATE_TEST_SUITE_P(
       for (char ch : p.param.flag.substr(2)) name += ch == '-' ? '_' : ch;
       return name;
     });
+
+}  // namespace
+}  // namespace relay::test
+
+namespace relay::test {
+namespace {
+
+// The soft "Max open files" limit of a process, from /proc/PID/limits.
+std::uint64_t soft_open_file_limit(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Max open files", 0) == 0) return std::stoull(line.substr(26));
+  }
+  ADD_FAILURE() << "no 'Max open files' line";
+  return 0;
+}
+
+// Issue #9 item 7: a soft limit of 256 would let a flood of ingest connections take every
+// descriptor (then gRPC stops accepting for good); relayd raises it to the hard limit at start.
+TEST(CommandLineTest, RaisesTheOpenFileLimitToTheHardLimit) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max <= 256) GTEST_SKIP() << "hard open file limit " << saved.rlim_max << " leaves nothing to raise";
+  rlimit low = saved;
+  low.rlim_cur = 256;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto relayd = std::make_unique<RelaydProcess>(std::vector<std::string>{"--control", "none", "udp@127.0.0.1:0"});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);  // only relayd starts low
+  ASSERT_TRUE(relayd->wait_ready());
+  EXPECT_EQ(soft_open_file_limit(relayd->pid()), saved.rlim_max == RLIM_INFINITY ? 0 : saved.rlim_max);
+  EXPECT_TRUE(relayd->wait_for_line("open file limit raised from 256", 5s)) << relayd->log_text();
+  relayd->signal(SIGTERM);
+  EXPECT_EQ(relayd->wait_exit(20s), 0);
+}
 
 }  // namespace
 }  // namespace relay::test
