@@ -30,14 +30,15 @@ constexpr std::size_t kMaxEcho = 160;  // how much of a bad address an error mes
 // forged log lines, no terminal escapes), and cut, so a huge address cannot make a huge line.
 std::string printable(std::string_view text) {
   std::string out;
-  for (const char c : text.substr(0, kMaxEcho)) {
-    const auto byte = static_cast<unsigned char>(c);
+  std::size_t taken = 0;
+  for (; taken < text.size() && out.size() < kMaxEcho; ++taken) {
+    const auto byte = static_cast<unsigned char>(text[taken]);
     if (byte < 0x20 || byte >= 0x7f)
       out += fmt::format("\\x{:02x}", byte);
     else
-      out += c;
+      out += text[taken];
   }
-  if (text.size() > kMaxEcho) out += fmt::format("... ({} bytes)", text.size());
+  if (taken < text.size()) out += fmt::format("... ({} bytes)", text.size());
   return out;
 }
 
