@@ -3,7 +3,7 @@
 # everything is present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 packages=(
-  g++ cmake ninja-build pkg-config git clang-format-14
+  g++ cmake ninja-build pkg-config git clang-format-14 clang-14 libclang-rt-14-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libev-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
