@@ -164,8 +164,8 @@ bool TcpListener::accept_one() {
 // Over --max-connections: closed at once, so descriptors and memory stay bounded (the peer sees
 // the connection close and may retry).
 void TcpListener::refuse(int fd, const std::string& peer) {
+  counters_.connections_refused.add();  // before the peer can see the close
   close(fd);
-  counters_.connections_refused.add();
   if (refused_log_.allow(now_ns()))
     spdlog::warn("listener {}: refused a connection from {}: {} are open (--max-connections){}", name_, peer,
                  conns_.size(), held_back(refused_log_));
