@@ -41,7 +41,6 @@ class Destination final : private ConnectionOwner {
   bool mid_message() const noexcept { return progress_.mid_message(); }
   // The drain target that completes the half-written message (see mid_message()).
   std::uint64_t message_in_progress_end() const noexcept { return cursor_.id() + (progress_.partial() > 0 ? 1 : 0); }
-  std::uint64_t lag() const { return cursor_.lag(); }
   // Messages before `tail` it has not written: the lag, and a carried message not yet finished
   // (which lies before the cursor). What a removal counts as dropped_removed.
   std::uint64_t unsent(std::uint64_t tail) const {

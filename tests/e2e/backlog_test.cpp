@@ -106,6 +106,24 @@ TEST(BacklogTest, QueueBudgetEvictsForTheLaggingDestinationOnly) {
   expect_exit_report_adds_up(stats, {{relayd.udp_port(), kMessages}});
 }
 
+// relayd with a lagging and a live destination, a budget the stream overruns several times, and
+// no drain at exit: what is left for the laggard is counted as dropped_removed.
+std::vector<std::string> laggard_args(const TcpSink& laggard, const TcpSink& live) {
+  return relayd_args("udp@127.0.0.1:0", {destination(laggard.port()), destination(live.port())},
+                     {"--max-queue-bytes", "64M", "--drain-timeout", "0"});
+}
+
+// Stops relayd; its exit report must show several evictions and every message accounted for.
+void stop_and_expect_evictions_add_up(RelaydProcess& relayd, std::size_t messages) {
+  relayd.signal(SIGTERM);
+  ASSERT_EQ(relayd.wait_exit(20s), 0);
+  const auto stats = relayd.stats();
+  const auto q = stats.queue();
+  ASSERT_TRUE(q);
+  EXPECT_GE(q->u("evictions"), 3u) << "the test needs several evictions while the reader lags";
+  expect_exit_report_adds_up(stats, {{relayd.udp_port(), messages}});
+}
+
 // A destination whose peer stops reading mid-message while the budget keeps evicting: the
 // half-written message is carried aside and finished first, so each later eviction must count
 // all it skips (it once counted one message less per eviction: the carried one, again).
@@ -116,8 +134,7 @@ TEST(BacklogTest, StalledReaderUnderRepeatedEvictionsAddsUp) {
   stalled.rcvbuf = 64 * 1024;
   TcpSink stuck(stalled);
   TcpSink live(Framing::lp32le);
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(stuck.port()), destination(live.port())},
-                                   {"--max-queue-bytes", "64M", "--drain-timeout", "0"}));
+  RelaydProcess relayd(laggard_args(stuck, live));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_TRUE(stuck.wait_for_connections(1, 10s));
   UdpSender sender(relayd.udp_port());
@@ -126,13 +143,7 @@ TEST(BacklogTest, StalledReaderUnderRepeatedEvictionsAddsUp) {
       make_payloads(0, kMessages, kSize), [&] { return live.count(); }, 8));
   ASSERT_TRUE(live.wait_for_count(kMessages, 20s)) << live.count() << " of " << kMessages;
 
-  relayd.signal(SIGTERM);
-  ASSERT_EQ(relayd.wait_exit(20s), 0);
-  const auto stats = relayd.stats();
-  const auto q = stats.queue();
-  ASSERT_TRUE(q);
-  EXPECT_GE(q->u("evictions"), 3u) << "the test needs several evictions while the reader is stalled";
-  expect_exit_report_adds_up(stats, {{relayd.udp_port(), kMessages}});
+  stop_and_expect_evictions_add_up(relayd, kMessages);
 }
 
 // A reader slower than the stream (about 3 MB/s against 30 KB messages sent as fast as the live
@@ -144,8 +155,7 @@ TEST(BacklogTest, ThrottledReaderUnderEvictionsAddsUpAndGetsWholeMessagesInOrder
   slow_options.rcvbuf = 64 * 1024;
   TcpSink slow(slow_options);
   TcpSink live(Framing::lp32le);
-  RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {destination(slow.port()), destination(live.port())},
-                                   {"--max-queue-bytes", "64M", "--drain-timeout", "0"}));
+  RelaydProcess relayd(laggard_args(slow, live));
   ASSERT_TRUE(relayd.wait_ready());
   UdpSender sender(relayd.udp_port());
   // In chunks, each after the slow reader has taken a few more messages: it reads (and finishes
@@ -161,14 +171,8 @@ TEST(BacklogTest, ThrottledReaderUnderEvictionsAddsUpAndGetsWholeMessagesInOrder
   }
   ASSERT_TRUE(live.wait_for_count(kMessages, 20s)) << live.count() << " of " << kMessages;
 
-  relayd.signal(SIGTERM);
-  ASSERT_EQ(relayd.wait_exit(20s), 0);
-  const auto stats = relayd.stats();
-  const auto q = stats.queue();
-  ASSERT_TRUE(q);
-  EXPECT_GE(q->u("evictions"), 3u) << "the test needs several evictions while the reader lags";
+  stop_and_expect_evictions_add_up(relayd, kMessages);
   EXPECT_GE(slow.count(), 3 * kMessages / kChunk) << "the slow reader should have read all along";
-  expect_exit_report_adds_up(stats, {{relayd.udp_port(), kMessages}});
   const auto r = check_sequence(slow.messages());
   EXPECT_EQ(r.out_of_order, 0u) << "a slow destination may miss messages, never get them out of order";
   EXPECT_EQ(slow.framing_errors(), 0u) << "a carried message must reach the peer whole";

@@ -40,6 +40,19 @@ std::uint64_t status_bytes(pid_t pid, const std::string& field) {
   return 0;
 }
 
+// One whole frame on a connection opened last: once it is through, the loop has accepted and
+// read every connection that was ready before it.
+void frame_through_last_connection(const RelaydProcess& relayd, TcpSink& sink) {
+  TcpClient last(relayd.listen_port());
+  ASSERT_TRUE(last.send_all(encode(Framing::lp32le, make_payload(0, 100))));
+  ASSERT_TRUE(sink.wait_for_count(1, 10s));
+}
+
+void expect_rss_grew_less_than(pid_t pid, std::uint64_t before, std::uint64_t bound) {
+  const std::uint64_t after = status_bytes(pid, "VmRSS");
+  EXPECT_LT(after - std::min(after, before), bound) << "RSS grew from " << before << " to " << after;
+}
+
 // 16 MiB messages and 1,024-datagram batches once asked for 16 GiB of receive slots.
 TEST(MemoryBoundTest, HugeMaxMessageSizeDoesNotSizeTheUdpSlots) {
   TcpSink sink;
@@ -65,13 +78,8 @@ TEST(MemoryBoundTest, AnnouncedFramesDoNotAllocateWhatTheyAnnounce) {
     clients.push_back(std::make_unique<TcpClient>(relayd.listen_port()));
     ASSERT_TRUE(clients.back()->send_all(header + std::string(1000, 'y')));
   }
-  // A whole frame on one more connection, sent last: once it is through, the loop has read the
-  // others' bytes too (they were ready first).
-  TcpClient last(relayd.listen_port());
-  ASSERT_TRUE(last.send_all(encode(Framing::lp32le, make_payload(0, 100))));
-  ASSERT_TRUE(sink.wait_for_count(1, 10s));
-  const std::uint64_t after = status_bytes(relayd.pid(), "VmRSS");
-  EXPECT_LT(after - std::min(after, before), 32 * kMiB) << "RSS grew from " << before << " to " << after;
+  frame_through_last_connection(relayd, sink);
+  expect_rss_grew_less_than(relayd.pid(), before, 32 * kMiB);
 
   relayd.signal(SIGTERM);
   ASSERT_EQ(relayd.wait_exit(20s), 0);
@@ -90,12 +98,8 @@ TEST(MemoryBoundTest, IdleConnectionsHoldNoBuffer) {
   const std::uint64_t before = status_bytes(relayd.pid(), "VmRSS");
   std::vector<std::unique_ptr<TcpClient>> clients;
   for (int i = 0; i < kConnections; ++i) clients.push_back(std::make_unique<TcpClient>(relayd.listen_port()));
-  // One frame through a connection opened last: by then the loop has accepted the others.
-  TcpClient last(relayd.listen_port());
-  ASSERT_TRUE(last.send_all(encode(Framing::lp32le, make_payload(0, 100))));
-  ASSERT_TRUE(sink.wait_for_count(1, 10s));
-  const std::uint64_t after = status_bytes(relayd.pid(), "VmRSS");
-  EXPECT_LT(after - std::min(after, before), 16 * kMiB) << "RSS grew from " << before << " to " << after;
+  frame_through_last_connection(relayd, sink);
+  expect_rss_grew_less_than(relayd.pid(), before, 16 * kMiB);
   relayd.signal(SIGTERM);
   ASSERT_EQ(relayd.wait_exit(20s), 0);
   const auto l = relayd.stats().listener(relayd.listen_port());
