@@ -10,6 +10,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "printable.hpp"
+
 namespace relay {
 namespace {
 
@@ -24,23 +26,6 @@ struct Parts {
 };
 
 constexpr std::size_t kMaxText = 512;  // far above any real address; a longer one is refused
-constexpr std::size_t kMaxEcho = 160;  // how much of a bad address an error message repeats
-
-// What an error message may repeat of outside input: control and non-ASCII bytes escaped (no
-// forged log lines, no terminal escapes), and cut, so a huge address cannot make a huge line.
-std::string printable(std::string_view text) {
-  std::string out;
-  std::size_t taken = 0;
-  for (; taken < text.size() && out.size() < kMaxEcho; ++taken) {
-    const auto byte = static_cast<unsigned char>(text[taken]);
-    if (byte < 0x20 || byte >= 0x7f)
-      out += fmt::format("\\x{:02x}", byte);
-    else
-      out += text[taken];
-  }
-  if (taken < text.size()) out += fmt::format("... ({} bytes)", text.size());
-  return out;
-}
 
 // Every parse error carries the whole address so a config with many endpoints points at one.
 [[noreturn]] void fail(std::string_view text, std::string_view why) {
