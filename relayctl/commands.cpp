@@ -217,6 +217,17 @@ Runner define_info(CLI::App&) {
   };
 }
 
+// The identity relayd took this caller for, as its access policy and audit log see it.
+Runner define_whoami(CLI::App&) {
+  return [](Session& s) -> int {
+    pb::Info resp;
+    auto ctx = s.context();
+    s.check(s.relay().GetInfo(ctx.get(), {}, &resp));
+    s.json() ? print_json(s.out(), resp.caller()) : print_caller(s.out(), resp.caller());
+    return kExitOk;
+  };
+}
+
 Runner define_health(CLI::App& cmd) {
   auto service = std::make_shared<std::string>();
   cmd.add_option("--service", *service, "service to ask about; empty means relayd as a whole");
@@ -246,6 +257,7 @@ constexpr std::array kCommands{
     CommandSpec{"dest", "get", "show one destination and all its counters", define_dest_get},
     CommandSpec{"", "stats", "show listeners, queue and destinations (--watch: live, with rates)", define_stats},
     CommandSpec{"", "info", "show version, uptime, listeners and limits", define_info},
+    CommandSpec{"", "whoami", "show the identity and role relayd gives this caller", define_whoami},
     CommandSpec{"", "health", "ask relayd's health service (exit 0 when SERVING)", define_health},
 };
 

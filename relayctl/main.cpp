@@ -42,6 +42,21 @@ void add_global_options(CLI::App& app, relayctl::GlobalOptions& g) {
       ->check(CLI::Validator([](std::string& s) { return relayctl::duration_error(s); }, "DUR"))
       ->capture_default_str();
   app.add_flag("--json", g.json, "print the API's messages as JSON (one object per line)");
+  const char* tls = "TLS (relayd --control-tls-*)";
+  app.add_option("--tls-ca", g.tls_ca, "PEM CA that signed relayd's certificate; turns TLS on")
+      ->envname("RELAYCTL_TLS_CA")
+      ->group(tls);
+  app.add_option("--tls-cert", g.tls_cert, "PEM client certificate, for mutual TLS (with --tls-key)")
+      ->envname("RELAYCTL_TLS_CERT")
+      ->group(tls);
+  app.add_option("--tls-key", g.tls_key, "PEM private key of --tls-cert")->envname("RELAYCTL_TLS_KEY")->group(tls);
+  app.add_option("--tls-server-name", g.tls_server_name,
+                 "name relayd's certificate must carry, when it is not --server's host; turns TLS on")
+      ->envname("RELAYCTL_TLS_SERVER_NAME")
+      ->group(tls);
+  app.add_option("--token-file", g.token_file,
+                 "file whose first line is a bearer token (relayd certs token) sent with every call")
+      ->envname("RELAYCTL_TOKEN_FILE");
 }
 
 // One line, as scripts and people reading a log expect; CLI11's own report adds a second.

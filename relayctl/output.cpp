@@ -198,6 +198,12 @@ void print_info(std::ostream& out, const pb::Info& info) {
   t.add_row({"version", info.version()});
   t.add_row({"uptime_seconds", format_uptime(info.uptime_seconds())});
   t.add_row({"control_address", info.control_address()});
+  const auto& sec = info.security();
+  t.add_row({"control_security", fmt::format("{}{}{}", sec.tls() ? "tls" : "plaintext",
+                                             sec.client_certificates_required() ? ", client certificates required" : "",
+                                             sec.credentials_required() ? ", credentials required" : "")});
+  t.add_row({"caller", fmt::format("{} (role {}) from {}", info.caller().identity(), info.caller().role(),
+                                   info.caller().peer())});
   t.add_row({"max_queue_bytes", bytes(info.limits().max_queue_bytes())});
   t.add_row({"max_message_bytes", fmt::format("{} bytes", info.limits().max_message_bytes())});
   t.add_row({"max_destinations", count(info.limits().max_destinations())});
@@ -207,6 +213,14 @@ void print_info(std::ostream& out, const pb::Info& info) {
                                                      bytes(static_cast<std::uint64_t>(rcvbuf)))
                                        : l.address()});
   }
+  t.print(out);
+}
+
+void print_caller(std::ostream& out, const pb::Caller& caller) {
+  Table t({{"FIELD"}, {"VALUE"}});
+  t.add_row({"identity", caller.identity()});
+  t.add_row({"role", caller.role()});
+  t.add_row({"peer", caller.peer()});
   t.print(out);
 }
 

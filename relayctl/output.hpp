@@ -36,5 +36,6 @@ void print_destinations(std::ostream& out, const relay::v1::ListDestinationsResp
 // Listeners, queue and destinations; with rate columns when `rates` is given (watch mode).
 void print_stats(std::ostream& out, const relay::v1::Stats& stats, const StatsRates* rates = nullptr);
 void print_info(std::ostream& out, const relay::v1::Info& info);
+void print_caller(std::ostream& out, const relay::v1::Caller& caller);
 
 }  // namespace relayctl

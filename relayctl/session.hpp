@@ -22,6 +22,13 @@ struct GlobalOptions {
   std::string server = kDefaultServer;  // --server, or RELAYCTL_SERVER
   std::string timeout = "5s";           // --timeout: deadline of every call
   bool json = false;                    // --json
+  // TLS to relayd: any of these turns it on (RELAYCTL_TLS_CA, ..._CERT, ..._KEY, ..._SERVER_NAME).
+  std::string tls_ca;           // PEM CA bundle that signed relayd's certificate (default: the system's)
+  std::string tls_cert;         // client certificate chain, for mutual TLS
+  std::string tls_key;          // its private key
+  std::string tls_server_name;  // the name to check relayd's certificate against, if not --server's host
+  std::string token_file;       // a file whose first line is a bearer token (RELAYCTL_TOKEN_FILE)
+  bool tls() const noexcept { return !tls_ca.empty() || !tls_cert.empty() || !tls_server_name.empty(); }
 };
 
 // A failed command: what to print on stderr and the exit code.
@@ -51,10 +58,12 @@ class Session {
 
  private:
   std::shared_ptr<grpc::Channel> channel();
+  std::shared_ptr<grpc::ChannelCredentials> credentials() const;
   bool connected();
 
   GlobalOptions options_;
   std::chrono::milliseconds timeout_;
+  std::string token_;  // read from token_file at start: a bad file is an error before any call
   std::ostream& out_;
   // Created on first use, so that commands can set up process state (signal handlers) first.
   std::shared_ptr<grpc::Channel> channel_;
