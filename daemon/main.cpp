@@ -4,9 +4,13 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -39,11 +43,11 @@ int wait_for_stop_signal(const sigset_t& signals) {
 }
 
 // Descriptors: TCP ingest may hold --max-connections per listener and every destination one; a
-// soft limit of 1,024 (the usual default) would run out first, and then gRPC stops accepting
-// control connections for good. The hard limit is ours to take; say when even it is tight.
-void raise_open_file_limit(const relay::Config& cfg) {
+// soft limit of 1,024 (the usual default) would run out first, and gRPC then stops accepting
+// control connections. The hard limit is ours to take. Returns the limit in force.
+rlim_t raise_open_file_limit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return RLIM_INFINITY;  // cannot tell: budget nothing
   if (lim.rlim_cur < lim.rlim_max) {
     const rlim_t before = lim.rlim_cur;
     lim.rlim_cur = lim.rlim_max;
@@ -52,18 +56,53 @@ void raise_open_file_limit(const relay::Config& cfg) {
     else
       lim.rlim_cur = before;
   }
-  constexpr rlim_t kReserve = 256;  // control connections, logs, sockets of the moment
-  const rlim_t wanted =
-      static_cast<rlim_t>(cfg.ingest.max_connections) * cfg.listen.size() + cfg.client.max_destinations + kReserve;
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted)
-    spdlog::warn(
-        "open file limit {} is below the {} that --max-connections {} and --max-destinations {} may need; "
-        "lower them or raise the hard limit (ulimit -Hn, LimitNOFILE=)",
-        lim.rlim_cur, wanted, cfg.ingest.max_connections, cfg.client.max_destinations);
+  return lim.rlim_cur;
 }
 
-int run(const relay::Config& cfg) {
-  raise_open_file_limit(cfg);
+// What relayd needs besides TCP ingest connections: stdio and the log, each thread's epoll and
+// eventfd, gRPC's pollers and wake-ups, lookups in flight (kBaseReserve); a few dozen control
+// connections at once (kControlReserve); a socket per destination and per listener.
+constexpr rlim_t kBaseReserve = 64;
+constexpr rlim_t kControlReserve = 64;
+// Below this many connections per TCP listener relayd would be of little use: refuse to start.
+constexpr rlim_t kMinConnectionsPerListener = 16;
+
+// Ingest must never take the last descriptor (issue #9): if --max-connections on every TCP
+// listener does not fit in the limit after the reserve, the cap is lowered to what fits, with
+// one warning; if not even kMinConnectionsPerListener fit, start-up fails naming the numbers.
+void fit_connections_to_open_file_limit(relay::Config& cfg, rlim_t limit) {
+  if (limit == RLIM_INFINITY) return;
+  const rlim_t tcp_listeners = static_cast<rlim_t>(std::count_if(
+      cfg.listen.begin(), cfg.listen.end(), [](const auto& l) { return l.transport == relay::Transport::tcp; }));
+  const rlim_t reserve = kBaseReserve + kControlReserve + cfg.client.max_destinations + cfg.listen.size();
+  const std::string reserved =
+      fmt::format("{} reserved: {} for relayd and control, {} for --max-destinations, {} for listeners", reserve,
+                  kBaseReserve + kControlReserve, cfg.client.max_destinations, cfg.listen.size());
+  const rlim_t left = limit > reserve ? limit - reserve : 0;
+  if (tcp_listeners == 0) {
+    if (left == 0)
+      throw std::runtime_error(
+          fmt::format("open file limit {} is below the {}; raise the hard limit (ulimit -Hn, "
+                      "LimitNOFILE=) or lower --max-destinations",
+                      limit, reserved));
+    return;
+  }
+  const rlim_t fits = left / tcp_listeners;
+  if (fits >= cfg.ingest.max_connections) return;
+  if (fits < kMinConnectionsPerListener)
+    throw std::runtime_error(fmt::format(
+        "open file limit {} leaves {} descriptors for {} TCP listener(s) ({}), fewer than {} connections each; "
+        "raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower --max-destinations",
+        limit, left, tcp_listeners, reserved, kMinConnectionsPerListener));
+  spdlog::warn(
+      "open file limit {} fits {} TCP ingest connections per listener over {} listener(s) ({}): "
+      "--max-connections lowered from {} to {}",
+      limit, fits, tcp_listeners, reserved, cfg.ingest.max_connections, fits);
+  cfg.ingest.max_connections = static_cast<unsigned>(fits);
+}
+
+int run(relay::Config cfg) {
+  fit_connections_to_open_file_limit(cfg, raise_open_file_limit());
   const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   relay::Relay relay(cfg);  // binds the listeners: a taken port fails here, before any thread runs

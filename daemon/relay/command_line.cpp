@@ -117,8 +117,10 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
               {kMinDelay, 3600});
   add_seconds(app, "--connect-timeout", cfg.client.destination.connect_timeout, "Seconds a TCP connect may take",
               {kMinDelay, 3600});
-  app.add_option("--max-connections", cfg.ingest.max_connections,
-                 "Most open connections per TCP listener; more are closed at once (connections_refused)")
+  app.add_option(
+         "--max-connections", cfg.ingest.max_connections,
+         "Most open connections per TCP listener; more are closed at once (connections_refused). Lowered, with a "
+         "warning, to what the open file limit fits after a reserve for control and destinations")
       ->check(CLI::Range(1U, 100000U))
       ->capture_default_str();
   add_seconds(app, "--ingest-idle-timeout", cfg.ingest.idle_timeout,
