@@ -15,21 +15,13 @@ namespace relay {
 struct TcpListener::Connection {
   ev_io io{};
   int fd = -1;
-  std::string peer;  // for log lines
-  // Not zero-filled, and empty until the peer sends: memory follows what arrived (make_room).
-  std::unique_ptr<std::byte[]> buf;
-  std::size_t capacity = 0;
-  std::size_t used = 0;
+  std::string peer;         // for log lines
+  FrameReader frames;       // memory follows what arrived (frame_reader.hpp)
   ev_tstamp last_read = 0;  // the loop's clock at accept or at the last read
   TcpListener* owner = nullptr;
 };
 
 namespace {
-
-std::uint32_t load_le32(const std::byte* p) noexcept {
-  return std::to_integer<std::uint32_t>(p[0]) | std::to_integer<std::uint32_t>(p[1]) << 8 |
-         std::to_integer<std::uint32_t>(p[2]) << 16 | std::to_integer<std::uint32_t>(p[3]) << 24;
-}
 
 std::string peer_name(const sockaddr_storage& addr) {
   Endpoint peer;
@@ -195,26 +187,6 @@ void TcpListener::on_idle_check(struct ev_loop* loop, ev_timer* w, int) {
   }
 }
 
-// Room for the next read. The buffer grows with what arrives: allocated at the first read,
-// doubled only when full, and then never past what the frame at its front needs — a header
-// alone cannot make relayd allocate the 16 MiB it announces. Holds at most twice what came.
-void TcpListener::make_room(Connection& c) {
-  if (c.used < c.capacity) return;
-  std::size_t grown = c.capacity == 0 ? kInitialBuffer : 2 * c.capacity;
-  if (c.used >= kRecordHeader) grown = std::min(grown, kRecordHeader + std::size_t{load_le32(c.buf.get())});
-  auto bigger = std::make_unique_for_overwrite<std::byte[]>(grown);
-  if (c.used > 0) std::memcpy(bigger.get(), c.buf.get(), c.used);
-  c.buf = std::move(bigger);
-  c.capacity = grown;
-}
-
-// After a frame larger than the initial buffer, its memory goes back once nothing is pending.
-void TcpListener::release_room(Connection& c) {
-  if (c.used != 0 || c.capacity <= kInitialBuffer) return;
-  c.buf.reset();
-  c.capacity = 0;
-}
-
 void TcpListener::pause_accepting() {
   ev_io_stop(loop_, &accept_io_);
   ev_timer_set(&retry_, kAcceptRetrySeconds, 0.);
@@ -224,11 +196,11 @@ void TcpListener::pause_accepting() {
 // One read per wake-up (the watcher is level-triggered), then every complete frame in the
 // buffer is appended and published together.
 void TcpListener::read_ready(Connection& c) {
-  make_room(c);
-  const ssize_t n = ::read(c.fd, c.buf.get() + c.used, c.capacity - c.used);
+  const std::span<std::byte> room = c.frames.room();
+  const ssize_t n = ::read(c.fd, room.data(), room.size());
   if (n == 0) {
     spdlog::debug("listener {}: {} closed the connection{}", name_, c.peer,
-                  c.used > 0 ? " in the middle of a frame" : "");
+                  c.frames.pending() > 0 ? " in the middle of a frame" : "");
     drop_partial_frame(c);
     close_connection(c);
     return;
@@ -241,46 +213,37 @@ void TcpListener::read_ready(Connection& c) {
     close_connection(c);
     return;
   }
-  c.used += static_cast<std::size_t>(n);
+  c.frames.received(static_cast<std::size_t>(n));
   c.last_read = ev_now(loop_);
   const bool good = parse_frames(c, now_ns());
   end_batch();
   if (!good) return close_connection(c);
-  release_room(c);
+  c.frames.shrink();
 }
 
 bool TcpListener::parse_frames(Connection& c, std::int64_t now) {
-  std::size_t pos = 0;
-  while (c.used - pos >= kRecordHeader) {
-    const std::uint32_t len = load_le32(c.buf.get() + pos);
-    if (oversized(len, now)) {
-      count_bad_frame(c, pos, len, now);
-      return false;
-    }
-    if (c.used - pos - kRecordHeader < len) break;  // incomplete: wait for more bytes
-    deliver({c.buf.get() + pos + kRecordHeader, len}, now);
-    pos += kRecordHeader + len;
-  }
-  // Keep the incomplete tail at the front; make_room() grows the buffer as more of it comes.
-  if (pos > 0) std::memmove(c.buf.get(), c.buf.get() + pos, c.used - pos);
-  c.used -= pos;
-  return true;
+  const auto bad =
+      c.frames.take_frames(max_message_, [this, now](std::span<const std::byte> payload) { deliver(payload, now); });
+  if (!bad) return true;
+  count_bad_frame(c, *bad, now);
+  return false;
 }
 
-// The frames before `at` were delivered; everything from the bad header on goes with the
-// connection (the caller closes it without looking at the buffer again).
-void TcpListener::count_bad_frame(const Connection& c, std::size_t at, std::uint32_t len, std::int64_t now) {
+// The frames before the bad header were delivered; everything from it on goes with the
+// connection (the caller closes it).
+void TcpListener::count_bad_frame(const Connection& c, const OversizedFrame& bad, std::int64_t now) {
+  oversized(bad.length, now);
   counters_.connections_closed_bad_frame.add();
-  counters_.dropped_bad_frame_bytes.add(c.used - at);
+  counters_.dropped_bad_frame_bytes.add(bad.dropped_bytes);
   if (bad_frame_log_.allow(now))
     spdlog::warn("listener {}: closing connection from {}: frame of {} bytes exceeds --max-message-size {}{}", name_,
-                 c.peer, len, max_message_, held_back(bad_frame_log_));
+                 c.peer, bad.length, max_message_, held_back(bad_frame_log_));
 }
 
-// After parse_frames the buffer holds at most the start of one frame: lost when the
+// After parse_frames the reader holds at most the start of one frame: lost when the
 // connection ends.
 void TcpListener::drop_partial_frame(const Connection& c) {
-  if (c.used > 0) counters_.dropped_partial_frames.add();
+  if (c.frames.pending() > 0) counters_.dropped_partial_frames.add();
 }
 
 void TcpListener::close_connection(Connection& c) {

@@ -1,6 +1,7 @@
 // tcp_listener: TCP ingest. Accepts connections and reads lp32le frames (4-byte little-endian
 // length, then the payload); every frame becomes one queue message.
 //
+// Decoding is FrameReader's (frame_reader.hpp); this class does the sockets and the counting.
 // A frame longer than --max-message-size cannot be skipped safely (the peer may be speaking
 // another protocol), so it closes that connection only; every other connection carries on.
 // Nothing read is lost uncounted: the bad frame and the bytes read after it are
@@ -15,6 +16,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "frame_reader.hpp"
 #include "listener.hpp"
 
 namespace relay {
@@ -32,7 +34,6 @@ class TcpListener final : public Listener {
 
  private:
   struct Connection;
-  static constexpr std::size_t kInitialBuffer = std::size_t{16} << 10;
   static constexpr int kMaxAcceptsPerWakeup = 64;
   static constexpr double kAcceptRetrySeconds = 0.1;  // after running out of descriptors
 
@@ -45,14 +46,12 @@ class TcpListener final : public Listener {
   void pause_accepting();
   void read_ready(Connection& c);
   bool parse_frames(Connection& c, std::int64_t now);  // false on a bad frame
-  void count_bad_frame(const Connection& c, std::size_t at, std::uint32_t len, std::int64_t now);
+  void count_bad_frame(const Connection& c, const OversizedFrame& bad, std::int64_t now);
   void drop_partial_frame(const Connection& c);
   void close_connection(Connection& c);
   void refuse(int fd, const std::string& peer);
   static void on_idle_check(struct ev_loop* loop, ev_timer* w, int revents);
   void close_idle(ev_tstamp now);
-  void make_room(Connection& c);
-  void release_room(Connection& c);
 
   int fd_ = -1;
   struct ev_loop* loop_ = nullptr;

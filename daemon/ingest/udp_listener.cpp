@@ -1,5 +1,8 @@
 #include "udp_listener.hpp"
 
+#include "gro_split.hpp"
+#include "udp_control.hpp"
+
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -13,9 +16,6 @@
 namespace relay {
 namespace {
 
-#ifndef UDP_GRO
-constexpr int UDP_GRO = 104;  // linux/udp.h; older libc headers lack it
-#endif
 constexpr std::size_t kMaxDatagramBytes = 65536;  // no UDP datagram (nor a GRO train) is longer
 
 std::string human_bytes(int n) {
@@ -185,44 +185,21 @@ bool UdpListener::receive_batch() {
 }
 
 void UdpListener::handle(const mmsghdr& m, std::size_t index, std::int64_t now) {
-  const std::size_t segment = read_control(m.msg_hdr);
+  const UdpControl control = read_udp_control(m.msg_hdr);
+  if (control.drops) add_kernel_drops(*control.drops);
   const std::byte* data = buffer_.data() + index * slot_bytes_;
   if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
     // msg_len is the datagram's real length, longer than the slot: counted, never delivered.
     oversized(std::max<std::size_t>(m.msg_len, slot_bytes_), now);
     return;
   }
-  if (segment == 0) {
-    accept({data, m.msg_len}, now);
-    return;
-  }
-  // A GRO train: datagrams of `segment` bytes, the last one possibly shorter.
-  for (std::size_t at = 0; at < m.msg_len; at += segment)
-    accept({data + at, std::min<std::size_t>(segment, m.msg_len - at)}, now);
+  split_gro({data, m.msg_len}, control.segment,
+            [this, now](std::span<const std::byte> datagram) { accept(datagram, now); });
 }
 
 void UdpListener::accept(std::span<const std::byte> datagram, std::int64_t now) {
   if (oversized(datagram.size(), now)) return;
   deliver(datagram, now);
-}
-
-// The kernel attaches the socket's cumulative drop count (a wrapping u32) once it is non-zero,
-// and with GRO the segment size of a coalesced buffer.
-std::size_t UdpListener::read_control(const msghdr& h) {
-  auto& hdr = const_cast<msghdr&>(h);  // CMSG_NXTHDR takes non-const pointers; nothing is written
-  std::size_t segment = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-      std::uint32_t total = 0;
-      std::memcpy(&total, CMSG_DATA(c), sizeof total);
-      add_kernel_drops(total);
-    } else if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
-      int size = 0;
-      std::memcpy(&size, CMSG_DATA(c), sizeof size);
-      segment = size > 0 ? static_cast<std::size_t>(size) : 0;
-    }
-  }
-  return segment;
 }
 
 }  // namespace relay

@@ -6,7 +6,7 @@
 // timer, because drops after the last datagram would otherwise wait for the next one. With
 // --udp-gro the kernel may hand over a train of equal-sized datagrams from one sender (UDP GSO
 // senders; GRO on real NICs) as one buffer, with the segment size in a UDP_GRO control message;
-// it is split back into its datagrams here.
+// it is split back into its datagrams (gro_split.hpp; control messages: udp_control.hpp).
 // Thread: server thread, like every listener (listener.hpp).
 #pragma once
 
@@ -53,9 +53,6 @@ class UdpListener final : public Listener {
   bool receive_batch();  // true when the batch came back full (more may be waiting)
   void handle(const mmsghdr& m, std::size_t index, std::int64_t now);
   void accept(std::span<const std::byte> datagram, std::int64_t now);
-  // Reads the control messages: adds SO_RXQ_OVFL's drop count, returns UDP_GRO's segment size
-  // (0 when the buffer holds one datagram).
-  std::size_t read_control(const msghdr& h);
   bool enable_gro();
 
   int fd_ = -1;
