@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "accounting.hpp"
 #include "relayd_process.hpp"
 #include "timeouts.hpp"
 
@@ -23,6 +24,11 @@ std::size_t non_empty_lines(const std::string& text) {
     start = end + 1;
   }
   return n;
+}
+
+// A relayd that was sent nothing and has no destination exits with a report that adds up to zero.
+void expect_idle_exit_report(const RelaydProcess& relayd) {
+  expect_exit_report_adds_up(relayd.stats(), {{relayd.udp_port(), 0}}, {}, DestinationLines::none);
 }
 
 struct BadCase {
@@ -96,6 +102,7 @@ TEST(CommandLineTest, SizeSuffixesAreAccepted) {
   EXPECT_NE(relayd.udp_port(), 0);
   relayd.signal(SIGINT);
   EXPECT_EQ(relayd.wait_exit(10s), 0);
+  expect_idle_exit_report(relayd);
 }
 
 // The error names the flag the operator must change, and the way out.
@@ -111,6 +118,7 @@ TEST(CommandLineTest, LargestMessageSizeNamesTheQueueBudgetItNeeds) {
   EXPECT_TRUE(relayd.wait_ready());
   relayd.signal(SIGTERM);
   EXPECT_EQ(relayd.wait_exit(10s), 0);
+  expect_idle_exit_report(relayd);
 }
 
 // What --help says about a numeric option, and values just inside and just outside it.
@@ -134,6 +142,7 @@ TEST_P(HelpRangeTest, HelpStatesTheRangeTheParserApplies) {
     EXPECT_TRUE(relayd.wait_ready()) << c.flag << " " << v;
     relayd.signal(SIGTERM);
     EXPECT_EQ(relayd.wait_exit(10s), 0) << c.flag << " " << v;
+    expect_idle_exit_report(relayd);
   }
   for (const auto& v : c.refused) {
     const RunResult r = RelaydProcess::run_to_completion({"--control", "none", c.flag, v, kListen}, 10s);
@@ -193,6 +202,7 @@ TEST(CommandLineTest, RaisesTheOpenFileLimitToTheHardLimit) {
   EXPECT_TRUE(relayd->wait_for_line("open file limit raised from 256", 5s)) << relayd->log_text();
   relayd->signal(SIGTERM);
   EXPECT_EQ(relayd->wait_exit(20s), 0);
+  expect_idle_exit_report(*relayd);
 }
 
 }  // namespace

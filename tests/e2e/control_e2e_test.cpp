@@ -12,6 +12,7 @@
 #include <optional>
 #include <regex>
 
+#include "accounting.hpp"
 #include "load_generator.hpp"
 #include "payload.hpp"
 #include "relay/v1/relay.pb.h"
@@ -19,6 +20,7 @@
 #include "relayctl_runner.hpp"
 #include "relayd_process.hpp"
 #include "sequence_check.hpp"
+#include "snapshot_accounting.hpp"
 #include "sockets.hpp"
 #include "tcp_sink.hpp"
 #include "timeouts.hpp"
@@ -79,6 +81,18 @@ class ControlE2eTest : public ::testing::Test {
   void stop_relayd() {
     relayd_->signal(SIGTERM);
     EXPECT_EQ(relayd_->wait_exit(30s), 0);
+  }
+
+  // Stops relayd; its exit report must add up for `sent` datagrams to the UDP listener and
+  // destinations that joined at `joined_at` (accounting.hpp).
+  void stop_relayd_and_check(std::uint64_t sent, const PortCounts& joined_at = {}) {
+    stop_relayd();
+    expect_exit_report_adds_up(relayd_->stats(), {{udp_port_, sent}}, joined_at);
+  }
+
+  // A live snapshot, taken at quiescence, must add up too.
+  void expect_stats_add_up(std::uint64_t sent, const PortCounts& joined_at = {}) {
+    expect_snapshot_adds_up(json<pb::Stats>({"stats"}), {{udp_port_, sent}}, joined_at);
   }
 
   std::unique_ptr<RelaydProcess> relayd_;
@@ -186,8 +200,9 @@ TEST_F(ControlE2eTest, AddAndRemoveWhileTrafficFlowsAndStatsAgreeWithTheSinks) {
   EXPECT_EQ(stats.destinations(0).counters().sent_messages(), total);
   EXPECT_EQ(stats.destinations(0).lag_messages(), 0u);
   EXPECT_EQ(stats.destinations(0).counters().dropped_lagging(), 0u);
+  expect_snapshot_adds_up(stats, {{udp_port_, total}});
 
-  stop_relayd();
+  stop_relayd_and_check(total);
 }
 
 // --- b. --start head ----------------------------------------------------------------------
@@ -237,7 +252,9 @@ TEST_F(ControlE2eTest, StartHeadReceivesWhatTheQueueStillHolds) {
   EXPECT_TRUE(rt.contiguous());
   EXPECT_TRUE(check_sequence(first.messages()).contiguous());
   EXPECT_EQ(first.count(), kBefore + kAfter);
-  stop_relayd();
+  const PortCounts joined{{from_head.port(), head}, {tail.port(), kBefore}};
+  expect_stats_add_up(kBefore + kAfter, joined);
+  stop_relayd_and_check(kBefore + kAfter, joined);
 }
 
 // --- c. rm --drain with a backlog -------------------------------------------------------------
@@ -268,6 +285,7 @@ TEST_F(ControlE2eTest, RemoveWithDrainDeliversTheBacklogBeforeReturning) {
       << d.DebugString();
   EXPECT_EQ(d.counters().sent_messages(), 0u);
   EXPECT_FALSE(d.last_error().empty());
+  expect_stats_add_up(kBacklog);  // the down destination's backlog is its lag
 
   // rm --drain while it is still down: the call waits (draining) until the sink comes up.
   auto rm = std::async(std::launch::async, [&] {
@@ -320,7 +338,8 @@ TEST_F(ControlE2eTest, RemoveWithDrainDeliversTheBacklogBeforeReturning) {
   ASSERT_EQ(left.destinations_size(), 1);
   EXPECT_EQ(left.destinations(0).address(), destination(first.port()));
   EXPECT_TRUE(check_sequence(first.messages()).contiguous());
-  stop_relayd();
+  expect_stats_add_up(kBacklog + 100);
+  stop_relayd_and_check(kBacklog + 100);
 }
 
 // A removal without drain while another destination is draining must not end that drain: each
@@ -338,6 +357,7 @@ TEST_F(ControlE2eTest, ImmediateRemovalDoesNotCutAnotherDestinationsDrain) {
   ASSERT_TRUE(sender.send_paced(make_payloads(0, kBacklog, kSize), [&] { return first.count(); }));
   ASSERT_TRUE(first.wait_for_count(kBacklog, 15s));
   ASSERT_TRUE(wait_until([&] { return json<pb::Destination>({"dest", "get", id}).lag_messages() == kBacklog; }, 15s));
+  expect_stats_add_up(kBacklog);
 
   auto rm = std::async(std::launch::async, [&] {
     return ctl({"--json", "dest", "rm", id, "--drain", "--drain-timeout", "60s"}, 120s);
@@ -372,7 +392,8 @@ TEST_F(ControlE2eTest, ImmediateRemovalDoesNotCutAnotherDestinationsDrain) {
   ASSERT_EQ(final_snapshot.counters().dropped_removed(), 0u) << "the drain was cut short";
   EXPECT_EQ(final_snapshot.counters().sent_messages(), kBacklog);
   EXPECT_TRUE(late.wait_for_count(kBacklog, 15s)) << late.count() << " of " << kBacklog;
-  stop_relayd();
+  expect_stats_add_up(kBacklog);
+  stop_relayd_and_check(kBacklog);
 }
 
 // docs/CONTROL.md: on SIGTERM "the control server stops first (calls in flight get up to 2 s),
@@ -409,6 +430,7 @@ TEST_F(ControlE2eTest, SigtermDuringADrainingRemovalStopsPromptly) {
   ASSERT_EQ(rm.wait_for(scaled(30s)), std::future_status::ready);
   const RunResult r = rm.get();
   EXPECT_EQ(r.exit_code, 3) << "a call cut by shutdown is UNAVAILABLE\n" << describe(r);
+  expect_exit_report_adds_up(relayd_->stats(), {{udp_port_, 100}});
 }
 
 // --- c2. ingest pacing ---------------------------------------------------------------------------
@@ -454,7 +476,8 @@ TEST_F(ControlE2eTest, IngestPacingShowsUnderLoadLosesNothingAndEnds) {
       10s);
   EXPECT_TRUE(calm) << "still pacing after the stream stopped: " << stats.ingest_wait_seconds() << " s";
   EXPECT_EQ(stats.listeners(0).counters().kernel_drops(), 0u);
-  stop_relayd();
+  expect_snapshot_adds_up(stats, {{udp_port_, total}});
+  stop_relayd_and_check(total);
 }
 
 // --- d. error paths ---------------------------------------------------------------------------
@@ -607,7 +630,8 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
   EXPECT_TRUE(check_sequence(second.messages()).contiguous());
   EXPECT_EQ(first.count(), 1000u);
   EXPECT_EQ(second.count(), 1000u);
-  stop_relayd();
+  expect_stats_add_up(1000);
+  stop_relayd_and_check(1000);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "accounting.hpp"
 #include "payload.hpp"
 #include "relay_args.hpp"
 #include "relayd_process.hpp"
@@ -43,6 +44,7 @@ TEST(SignalsTest, SighupIsLoggedAndRelayingGoesOn) {
   const auto d = relayd.stats().destination(sink.port());
   ASSERT_TRUE(d) << "no final statistics: " << relayd.log_text();
   EXPECT_EQ(d->u("sent_messages"), 1u);
+  expect_exit_report_adds_up(relayd.stats(), {{relayd.udp_port(), 1}});
 }
 
 }  // namespace
