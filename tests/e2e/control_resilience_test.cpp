@@ -124,6 +124,16 @@ TEST(ControlResilienceTest, IngestFloodPastTheOpenFileLimitIsRefusedAndControlAn
   expect_exit_report_adds_up(relayd->stats(), {{port, 200}});
 }
 
+// Item 7 (a), the other side: a limit that fits fewer than 16 connections per TCP listener after
+// the reserve is a start-up error naming the numbers, not a relayd that runs out later.
+TEST(ControlResilienceTest, StartUpFailsWhenTheLimitFitsTooFewConnections) {
+  auto relayd = start_limited({"--control", "none", "tcp@127.0.0.1:0"}, 200);
+  EXPECT_EQ(relayd->wait_exit(20s), 1);
+  EXPECT_TRUE(
+      relayd->wait_for_line(R"(open file limit 200 leaves 7 descriptors for 1 TCP listener.*fewer than 16)", 1s))
+      << relayd->log_text();
+}
+
 // Item 7 (b): descriptors taken by something relayd does not cap (here, connections to the
 // control port itself). gRPC logs "Failed accept4: Too many open files" and stops accepting;
 // once the flood is gone the watchdog rebuilds the server. Before the fix it never answered again.
