@@ -34,4 +34,5 @@
   X(reconnects, "connections", "connections re-established after a failure")                              \
   X(connect_failures, "events", "connection attempts that failed or timed out")                           \
   X(disconnects, "events", "established connections lost (write error, reset or peer close)")             \
-  X(resent_partial, "messages", "messages cut by a broken connection and resent whole")
+  X(resent_partial, "messages", "messages cut by a broken connection and resent whole")                   \
+  X(tls_handshake_failures, "events", "TLS handshakes that failed or timed out (also connect_failures)")

@@ -6,9 +6,13 @@
 #include <netinet/in.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <vector>
 
 #include "printable.hpp"
 
@@ -19,6 +23,7 @@ constexpr std::string_view kSyntax = "udp@HOST:PORT";
 
 struct Parts {
   Transport transport = Transport::udp;
+  bool tls = false;  // "tls@": a tcp destination spoken to over TLS
   std::string_view host;
   std::string_view port;
   std::string_view options;
@@ -43,8 +48,8 @@ void check_bytes(std::string_view text) {
 
 Transport parse_transport(std::string_view text, std::string_view name) {
   if (name == "udp") return Transport::udp;
-  if (name == "tcp") return Transport::tcp;
-  fail(text, fmt::format("unknown transport \"{}\" (expected udp or tcp)", name));
+  if (name == "tcp" || name == "tls") return Transport::tcp;
+  fail(text, fmt::format("unknown transport \"{}\" (expected udp, tcp or tls)", name));
 }
 
 // Splits "HOST:PORT" or "[V6]:PORT"; the colon search runs from the right so a missing port
@@ -73,8 +78,10 @@ void split_host_port(std::string_view text, std::string_view rest, Parts& p) {
 Parts split(std::string_view text) {
   Parts p;
   const auto at = text.find('@');
-  if (at == std::string_view::npos) fail(text, "missing transport (expected udp@HOST:PORT or tcp@HOST:PORT)");
+  if (at == std::string_view::npos)
+    fail(text, "missing transport (expected udp@HOST:PORT, tcp@HOST:PORT or tls@HOST:PORT)");
   p.transport = parse_transport(text, text.substr(0, at));
+  p.tls = text.substr(0, at) == "tls";
   std::string_view rest = text.substr(at + 1);
   if (const auto q = rest.find('?'); q != std::string_view::npos) {
     p.options = rest.substr(q + 1);
@@ -94,23 +101,97 @@ std::uint16_t parse_port(std::string_view text, std::string_view port) {
   return static_cast<std::uint16_t>(value);
 }
 
-// Only "framing=F" exists today; options are '&'-separated so more can follow.
+// The options a tls@ destination takes besides framing (see endpoint.hpp).
+constexpr std::string_view kTlsOptions = "framing=F, ca=/PATH, sni=NAME, cert=/PATH, key=/PATH or verify=0|1";
+
+void set_path(std::string_view text, std::string_view key, std::string_view value, std::string& out) {
+  if (!value.starts_with('/')) fail(text, fmt::format("{}= needs an absolute path, not \"{}\"", key, value));
+  out = std::string(value);
+}
+
+// A DNS name as SNI carries it (RFC 6066: no address literals, no trailing dot needed).
+bool is_dns_name(std::string_view value) {
+  constexpr std::size_t kMaxName = 253;
+  const bool chars_ok = std::all_of(value.begin(), value.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+  in_addr scratch{};
+  return chars_ok && !value.empty() && value.size() <= kMaxName && !value.starts_with('.') &&
+         inet_pton(AF_INET, std::string(value).c_str(), &scratch) != 1;
+}
+
+void set_sni(std::string_view text, std::string_view value, TlsOptions& tls) {
+  if (!is_dns_name(value)) fail(text, fmt::format("sni=\"{}\" is not a DNS name", value));
+  tls.sni = std::string(value);
+}
+
+void set_verify(std::string_view text, std::string_view value, TlsOptions& tls) {
+  if (value != "0" && value != "1") fail(text, fmt::format("verify=\"{}\" (expected verify=0 or verify=1)", value));
+  tls.verify = value == "1";
+}
+
+// One tls@ option; false when `key` is not one.
+bool apply_tls_option(std::string_view text, std::string_view key, std::string_view value, TlsOptions& tls) {
+  if (key == "ca") return set_path(text, key, value, tls.ca), true;
+  if (key == "cert") return set_path(text, key, value, tls.cert), true;
+  if (key == "key") return set_path(text, key, value, tls.key), true;
+  if (key == "sni") return set_sni(text, value, tls), true;
+  if (key == "verify") return set_verify(text, value, tls), true;
+  return false;
+}
+
+bool is_tls_key(std::string_view key) {
+  return key == "ca" || key == "cert" || key == "key" || key == "sni" || key == "verify";
+}
+
+// One "key=value" option of a tcp or tls destination.
+void apply_option(std::string_view text, std::string_view opt, Endpoint& ep) {
+  const auto eq = opt.find('=');
+  const std::string_view key = opt.substr(0, eq);
+  if (eq == std::string_view::npos)
+    fail(text, fmt::format("unknown option \"{}\" (expected {})", opt, ep.tls ? kTlsOptions : "framing=F"));
+  const std::string_view value = opt.substr(eq + 1);
+  if (key == "framing") {
+    try {
+      ep.framing = parse_framing(value);
+    } catch (const EndpointError& e) {
+      fail(text, e.what());
+    }
+    return;
+  }
+  if (value.empty() && is_tls_key(key)) fail(text, fmt::format("option \"{}\" has no value", key));
+  if (ep.tls && apply_tls_option(text, key, value, *ep.tls)) return;
+  if (is_tls_key(key)) fail(text, fmt::format("option \"{}\" applies only to tls@ destinations", key));
+  fail(text, fmt::format("unknown option \"{}\" (expected {})", opt, ep.tls ? kTlsOptions : "framing=F"));
+}
+
+// "framing=F" for every tcp destination, the TLS options for tls@ ones; '&'-separated, each at
+// most once.
 void apply_options(std::string_view text, std::string_view options, Endpoint& ep) {
   if (!options.empty() && ep.transport != Transport::tcp) fail(text, "options apply only to tcp destinations");
+  std::vector<std::string_view> seen;
   while (!options.empty()) {
     const auto amp = options.find('&');
     const std::string_view opt = options.substr(0, amp);
     options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
-    const auto eq = opt.find('=');
-    const std::string_view key = opt.substr(0, eq);
-    if (key != "framing" || eq == std::string_view::npos)
-      fail(text, fmt::format("unknown option \"{}\" (expected framing=F)", opt));
-    try {
-      ep.framing = parse_framing(opt.substr(eq + 1));
-    } catch (const EndpointError& e) {
-      fail(text, e.what());
-    }
+    const std::string_view key = opt.substr(0, opt.find('='));
+    if (std::find(seen.begin(), seen.end(), key) != seen.end())
+      fail(text, fmt::format("option \"{}\" given twice", key));
+    seen.push_back(key);
+    apply_option(text, opt, ep);
   }
+  if (ep.tls && ep.tls->cert.empty() != ep.tls->key.empty())
+    fail(text, "a client certificate needs both cert= and key=");
+}
+
+// A tls@ destination named by a DNS name checks that name unless sni= says another.
+void default_sni(std::string_view text, const Parts& p, Endpoint& ep) {
+  if (!ep.tls || !ep.tls->sni.empty() || p.bracketed) return;
+  in_addr scratch{};
+  if (inet_pton(AF_INET, ep.host.c_str(), &scratch) == 1) return;
+  if (!is_dns_name(ep.host))
+    fail(text, fmt::format("host \"{}\" is not a DNS name to check the certificate against: give sni=NAME", ep.host));
+  ep.tls->sni = ep.host;
 }
 
 // "[fe80::1%eth0]" or "[fe80::1%2]": the interface of a scoped IPv6 address, as its index
@@ -188,10 +269,13 @@ Endpoint parse_endpoint(std::string_view text, bool destination) {
   ep.port = parse_port(text, p.port);
   ep.host = std::string(p.host);
   if (!p.options.empty() && !destination) fail(text, "options (\"?...\") are not allowed on a listener");
+  if (p.tls && !destination) fail(text, "tls@ is for destinations only (a TLS listener is not supported)");
+  if (p.tls) ep.tls = TlsOptions{};
   // A listener may ask the kernel for a port; a peer cannot be reached on port 0.
   if (destination && ep.transport == Transport::tcp && ep.port == 0) fail(text, "port 0 cannot be connected to");
   apply_options(text, p.options, ep);
   resolve(text, p, ep);
+  default_sni(text, p, ep);
   return ep;
 }
 
@@ -207,7 +291,7 @@ void Endpoint::set_port(std::uint16_t p) noexcept {
 // bound to port 0 reports its real port once `addr` is updated from getsockname.
 std::string Endpoint::str() const {
   std::array<char, INET6_ADDRSTRLEN> buf{};
-  std::string out = transport == Transport::udp ? "udp@" : "tcp@";
+  std::string out = transport == Transport::udp ? "udp@" : tls ? "tls@" : "tcp@";
   if (addr.ss_family == AF_INET6) {
     const auto& a6 = reinterpret_cast<const sockaddr_in6&>(addr);
     inet_ntop(AF_INET6, &a6.sin6_addr, buf.data(), buf.size());
@@ -221,7 +305,16 @@ std::string Endpoint::str() const {
     out += host;  // not resolved (a default-constructed Endpoint)
   }
   out += fmt::format(":{}", port);
-  if (framing != Framing::lp32le) out += fmt::format("?framing={}", to_string(framing));
+  std::vector<std::string> options;
+  if (framing != Framing::lp32le) options.push_back(fmt::format("framing={}", to_string(framing)));
+  if (tls) {
+    if (!tls->ca.empty()) options.push_back("ca=" + tls->ca);
+    if (!tls->sni.empty()) options.push_back("sni=" + tls->sni);
+    if (!tls->cert.empty()) options.push_back("cert=" + tls->cert);
+    if (!tls->key.empty()) options.push_back("key=" + tls->key);
+    if (!tls->verify) options.push_back("verify=0");
+  }
+  if (!options.empty()) out += fmt::format("?{}", fmt::join(options, "&"));
   return out;
 }
 

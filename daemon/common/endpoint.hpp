@@ -4,6 +4,14 @@
 //   udp@HOST:PORT            a UDP listener          (listen side only)
 //   tcp@HOST:PORT            a TCP listener (ingest, lp32le frames) or a TCP destination
 //   tcp@HOST:PORT?framing=F  a TCP destination with framing F: lp32le (default), lp32be, line, raw
+//   tls@HOST:PORT?OPTIONS    a TCP destination spoken to over TLS (destinations only). Options,
+//                            '&'-separated, besides framing=: ca=/CA.pem (default: the system's
+//                            trust store), sni=NAME (the name sent and checked against the
+//                            certificate; default HOST when it is a name, else HOST's address
+//                            is checked), cert=/CERT.pem and key=/KEY.pem (a client certificate:
+//                            both or neither), verify=0 (no verification; verify=1 is the default).
+//                            Paths are absolute; the files are read when the destination is added
+//                            (egress/tls_context.hpp), not here.
 // HOST is an IPv4 address, a bracketed IPv6 address ([::1]) or a name resolved once at parse time
 // (localhost). Parsing throws EndpointError with a one-line reason naming the bad part.
 // Thread: any; parse_endpoint may block in the resolver, so it runs at start-up (main thread) or
@@ -13,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -33,6 +42,16 @@ std::string_view to_string(Framing f) noexcept;
 // Throws EndpointError on an unknown name.
 Framing parse_framing(std::string_view name);
 
+// A tls@ destination's options, as written (validated in form only; see the syntax above).
+struct TlsOptions {
+  std::string ca;    // absolute path, or empty: the system's trust store
+  std::string sni;   // empty: HOST is an address literal, checked as an IP
+  std::string cert;  // absolute paths, both set or both empty
+  std::string key;
+  bool verify = true;
+  bool operator==(const TlsOptions&) const = default;
+};
+
 class EndpointError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
@@ -43,10 +62,14 @@ struct Endpoint {
   std::string host;  // as written, without brackets
   std::uint16_t port = 0;
   Framing framing = Framing::lp32le;
+  std::optional<TlsOptions> tls;  // set for tls@ destinations (transport is then tcp)
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
 
-  // Canonical text: "tcp@127.0.0.1:2009", with "?framing=line" when not the default.
+  // Canonical text: "tcp@127.0.0.1:2009", with "?framing=line" when not the default; a tls@
+  // destination shows every option that is set, in a fixed order (framing, ca, sni, cert, key,
+  // verify), and its sni even when it came from HOST, so the text parses back to the same peer
+  // and the same checks.
   std::string str() const;
   int family() const noexcept { return addr.ss_family; }
   // The same address with another port (in `port` and in `addr`).

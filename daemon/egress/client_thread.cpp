@@ -15,11 +15,12 @@ namespace {
 constexpr double kTickSeconds = 0.1;           // gauges refresh and drain checks
 constexpr double kFinishMessageSeconds = 1.0;  // an immediate removal may finish a half-sent message
 
-// Destinations are unique by host and port: a second connection to the same peer, even with
-// another framing, is almost certainly a mistake.
+// Destinations are unique by transport, host and port: a second connection to the same peer,
+// even with another framing or other TLS options, is almost certainly a mistake.
 std::string peer_of(const Endpoint& ep) {
   Endpoint plain = ep;
   plain.framing = Framing::lp32le;
+  if (plain.tls) plain.tls = TlsOptions{};
   return plain.str();
 }
 
@@ -74,9 +75,11 @@ void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
 DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline deadline) {
   auto cmd = std::make_shared<Command>();
   cmd->kind = Command::Kind::add;
+  // Here, on the caller's thread: a bad certificate file is the caller's INVALID_ARGUMENT.
+  std::shared_ptr<const TlsContext> tls = endpoint.tls ? TlsContext::build(endpoint) : nullptr;
   // relaxed: ids only need to be unique.
-  cmd->dest =
-      std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint));
+  cmd->dest = std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint),
+                                                  std::move(tls));
   cmd->start = start;
   return commands_.call(std::move(cmd), deadline);
 }
@@ -128,6 +131,9 @@ void ClientThread::apply_add(Command& cmd) {
   publish_registry();
   spdlog::info("destination {} added (id {}, framing {}, cursor at message {})", address, cmd.dest->id,
                to_string(cmd.dest->endpoint.framing), cmd.dest->cursor.get());
+  if (cmd.dest->endpoint.tls && !cmd.dest->endpoint.tls->verify)
+    spdlog::warn("destination {}: TLS certificate verification is off (verify=0): anyone on the path can read it",
+                 address);
   cmd.done.set_value(snapshot_of(*cmd.dest, queue_.tail(), steady_ns()));
 }
 

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <memory>
 
+#include "clock.hpp"
+
 namespace relay {
 
 namespace {
@@ -33,7 +35,12 @@ void set_keepalive(int fd, const DestinationConfig& cfg) {
 
 Connection::Connection(struct ev_loop* loop, DestinationShared& shared, const DestinationConfig& cfg,
                        ConnectionOwner& owner)
-    : loop_(loop), shared_(shared), cfg_(cfg), owner_(owner), rng_(static_cast<unsigned>(shared.id * 7919 + 17)) {
+    : loop_(loop),
+      shared_(shared),
+      cfg_(cfg),
+      owner_(owner),
+      rng_(static_cast<unsigned>(shared.id * 7919 + 17)),
+      tls_ctx_(shared.tls) {
   ev_init(&io_, &Connection::on_io);
   io_.data = this;
   ev_init(&read_, &Connection::on_read);
@@ -70,8 +77,55 @@ void Connection::connect_now() {
   ev_timer_start(loop_, &timer_);
 }
 
+// The TCP connect is done: a tls@ destination shakes hands first, still under the connect timer.
+void Connection::connect_completed() {
+  if (!tls_ctx_) return established();
+  show(DestinationState::connecting);
+  try {
+    tls_ = std::make_unique<TlsSession>(*tls_ctx_, fd_);
+  } catch (const std::exception& e) {
+    return handshake_failed(e.what());
+  }
+  handshake_step();
+}
+
+// Watches the one direction the handshake waits for.
+void Connection::handshake_step() {
+  const TlsStep step = tls_->handshake();
+  if (step == TlsStep::done) return established();
+  if (step == TlsStep::want_read || step == TlsStep::want_write) {
+    ev_io_stop(loop_, &io_);
+    ev_io_stop(loop_, &read_);
+    ev_io* w = step == TlsStep::want_read ? &read_ : &io_;
+    ev_io_set(w, fd_, step == TlsStep::want_read ? EV_READ : EV_WRITE);
+    ev_io_start(loop_, w);
+    return;
+  }
+  handshake_failed(std::string(tls_->error()));  // a copy: lose() frees the session
+}
+
+// One line per failure, at most one a second however often a misconfigured peer is retried.
+void Connection::handshake_failed(const std::string& why) {
+  shared_.counters.tls_handshake_failures.add();
+  const std::string line = "TLS handshake failed: " + why;
+  if (handshake_log_.allow(steady_ns())) {
+    if (handshake_log_.suppressed() > 0)
+      spdlog::warn("destination {}: {} ({} more failures not logged)", shared_.endpoint.str(), line,
+                   handshake_log_.suppressed());
+    else
+      spdlog::warn("destination {}: {}", shared_.endpoint.str(), line);
+  }
+  lose(line, false, true);
+}
+
+void Connection::want_readable_for_write() {
+  write_wants_read_ = true;
+  want_writable(false);
+}
+
 void Connection::established() {
   ev_timer_stop(loop_, &timer_);
+  ev_io_stop(loop_, &read_);
   up_ = true;
   attempts_ = 0;
   shared_.counters.connects.add();
@@ -85,10 +139,12 @@ void Connection::established() {
   owner_.on_connected();
 }
 
-void Connection::lose(const std::string& why, bool was_connected) {
+void Connection::lose(const std::string& why, bool was_connected, bool logged) {
   ev_io_stop(loop_, &io_);
   ev_io_stop(loop_, &read_);
   ev_timer_stop(loop_, &timer_);
+  tls_.reset();  // no close_notify: the connection is already broken, or we give up on it
+  write_wants_read_ = false;
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
   up_ = false;
@@ -99,9 +155,9 @@ void Connection::lose(const std::string& why, bool was_connected) {
   // release: readers (snapshot_of) see a fully built string.
   shared_.last_error.store(std::make_shared<const std::string>(why), std::memory_order_release);
   // A refused destination would log every backoff step; the first failure of a run is enough.
-  if (was_connected || attempts_ == 0)
+  if (!logged && (was_connected || attempts_ == 0))
     spdlog::warn("destination {}: {}", shared_.endpoint.str(), why);
-  else
+  else if (!logged)
     spdlog::debug("destination {}: {}", shared_.endpoint.str(), why);
   schedule_reconnect();
   owner_.on_lost(was_connected);
@@ -129,6 +185,7 @@ void Connection::want_writable(bool on) {
 
 void Connection::on_timer(struct ev_loop*, ev_timer* w, int) {
   auto* self = static_cast<Connection*>(w->data);
+  if (self->fd_ >= 0 && self->tls_) return self->handshake_failed("timed out");
   if (self->fd_ >= 0) return self->lose("connect timed out", false);
   self->connect_now();
 }
@@ -136,20 +193,33 @@ void Connection::on_timer(struct ev_loop*, ev_timer* w, int) {
 void Connection::on_io(struct ev_loop*, ev_io* w, int) {
   auto* self = static_cast<Connection*>(w->data);
   if (self->up_) return self->owner_.on_writable();
+  if (self->tls_) return self->handshake_step();
   int err = 0;
   socklen_t len = sizeof err;
   getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err != 0) return self->lose("connect: " + errno_text(err), false);
-  self->established();
+  self->connect_completed();
 }
 
 // The peer should never send; reading tells us promptly when it closes or resets.
 void Connection::on_read(struct ev_loop*, ev_io* w, int) {
   auto* self = static_cast<Connection*>(w->data);
+  if (self->tls_) return self->up_ ? self->read_tls() : self->handshake_step();
   char scratch[4096];
   const ssize_t n = recv(self->fd_, scratch, sizeof scratch, MSG_DONTWAIT);
   if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
   self->lose(n == 0 ? "peer closed the connection" : "read: " + errno_text(errno), true);
+}
+
+// A TLS peer does send (session tickets, alerts): records are read and dropped, and a write
+// that waited for them goes on.
+void Connection::read_tls() {
+  const TlsStep step = tls_->drain_reads();
+  // A copy: lose() frees the session that holds the text.
+  if (step == TlsStep::closed || step == TlsStep::failed) return lose(std::string(tls_->error()), true);
+  if (!write_wants_read_) return;
+  write_wants_read_ = false;
+  owner_.on_writable();
 }
 
 }  // namespace relay

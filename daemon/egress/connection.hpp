@@ -5,6 +5,12 @@
 //   connecting ──▶ connected ──(write error, reset, peer close)──▶ backing_off ──▶ connecting …
 //        └──(refused, timed out)──────────────────────────────────────┘
 //
+// A tls@ destination's connection adds a handshake between the TCP connect and `connected`
+// (tls_session.hpp), bounded by the same connect timeout; a failed one counts as a connect
+// failure and a tls_handshake_failure, logged with OpenSSL's reason (at most one line a
+// second). Once up, the session is there for the owner's writes (tls()); the peer's records
+// (session tickets, close_notify) are read and dropped, a close or error is a lost connection.
+//
 // The owner is told when a connection comes up, when its socket has room again and when it is
 // lost; the connection counts connects, reconnects, connect_failures and disconnects itself.
 // Thread: client thread only.
@@ -12,11 +18,14 @@
 
 #include <ev.h>
 
+#include <memory>
 #include <random>
 #include <string>
 
 #include "destination_shared.hpp"
 #include "egress_config.hpp"
+#include "log_limiter.hpp"
+#include "tls_session.hpp"
 
 namespace relay {
 
@@ -50,6 +59,10 @@ class Connection {
   bool awaiting_writable() const noexcept { return ev_is_active(&io_); }
   // Drops the connection after a write error and schedules the next attempt.
   void fail(const std::string& why) { lose(why, true); }
+  // The TLS session of a tls@ destination's live connection; null for plain TCP.
+  TlsSession* tls() const noexcept { return up_ ? tls_.get() : nullptr; }
+  // A TLS write needs the peer's data first: on_writable() comes when the socket is readable.
+  void want_readable_for_write();
 
  private:
   static void on_io(struct ev_loop* loop, ev_io* w, int revents);
@@ -57,8 +70,13 @@ class Connection {
   static void on_timer(struct ev_loop* loop, ev_timer* w, int revents);
 
   void connect_now();
+  void connect_completed();
+  void handshake_step();
+  void handshake_failed(const std::string& why);
+  void read_tls();
   void established();
-  void lose(const std::string& why, bool was_connected);
+  // `logged`: the caller logged the fault already.
+  void lose(const std::string& why, bool was_connected, bool logged = false);
   void schedule_reconnect();
   void show(DestinationState s);
 
@@ -75,6 +93,10 @@ class Connection {
   unsigned attempts_ = 0;  // failures since the last connection came up
   bool ever_connected_ = false;
   std::minstd_rand rng_;
+  const std::shared_ptr<const TlsContext> tls_ctx_;  // tls@ destinations only
+  std::unique_ptr<TlsSession> tls_;                  // the current connection's, from connect to loss
+  bool write_wants_read_ = false;                    // a TLS write waits for the socket to be readable
+  LogLimiter handshake_log_;
 };
 
 }  // namespace relay

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -20,11 +22,13 @@ Destination::Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<Des
     : shared_(std::move(shared)),
       cursor_(queue, start),
       views_(FrameBatch::kMaxMessages),
+      tls_buf_(shared_->tls ? kTlsGather : 0),
       conn_(loop, *shared_, cfg, *this) {
   shared_->cursor.set(cursor_.id());
 }
 
 void Destination::on_lost(bool was_connected) {
+  tls_pending_ = false;
   if (progress_.connection_lost() && was_connected) shared_->counters.resent_partial.add();
 }
 
@@ -35,32 +39,42 @@ void Destination::on_data() {
 }
 
 // The slow-destination policy, consumer side: when the queue budget forced the floor past our
-// cursor, jump to it and count what we skipped. A half-written message is kept aside and
-// finished first, so the peer never sees a cut frame.
+// cursor, jump to it and count what we skipped. A half-written message (or, for TLS, the
+// messages a record already committed to the session may hold) is kept aside and finished
+// first, so the peer never sees a cut frame.
 void Destination::apply_floor() {
-  const bool carried_now = progress_.partial() > 0 && cursor_.below_floor() && keep_partial_message();
+  const bool in_flight = progress_.partial() > 0 || (tls_pending_ && !progress_.carrying());
+  const std::size_t carried = in_flight && cursor_.below_floor() ? keep_partial_message() : 0;
   const std::uint64_t skipped = cursor_.skip_to_floor();
-  if (skipped == 0) return;
-  // A message carried by this skip is among the skipped ids but will still be delivered. One
-  // carried by an earlier skip lies before the cursor already: it is not among these.
-  shared_->counters.dropped_lagging.add(carried_now ? skipped - 1 : skipped);
+  if (skipped == 0 && carried == 0) return;
+  shared_->counters.dropped_lagging.add(skipped);  // the carried ones were passed before the skip
   shared_->cursor.set(cursor_.id());
 }
 
-// Frames the half-written message at the cursor alone and hands it to progress_ (rare: only when
-// the floor overtakes a destination in the middle of a message). True when it did.
-bool Destination::keep_partial_message() {
-  MessageView first;
-  if (cursor_.peek(std::span(&first, 1)) != 1) return false;
-  frames_.build(shared_->endpoint.framing, std::span(&first, 1), 0);
+// Frames the messages at the cursor that are partly on the wire, hands them to progress_ and
+// moves the cursor past them (rare: only when the floor overtakes a destination mid-write).
+// That is the first message for TCP; for a pending TLS record, as many as its bytes may reach.
+// Returns how many it kept.
+std::size_t Destination::keep_partial_message() {
+  const std::size_t have = cursor_.peek(views_);
+  if (have == 0) return 0;
+  std::size_t keep = 1;
+  if (tls_pending_) {
+    const std::size_t reach = progress_.partial() + kTlsRecord;
+    for (std::size_t bytes = views_[0].record_size(); keep < have && bytes < reach; ++keep)
+      bytes += views_[keep].record_size();
+  }
+  keep = frames_.build(shared_->endpoint.framing, std::span(views_.data(), keep), 0);
   std::string framed;
   for (std::size_t i = 0; i < frames_.iov_count(); ++i)
     framed.append(static_cast<const char*>(frames_.iov()[i].iov_base), frames_.iov()[i].iov_len);
-  progress_.carry(std::move(framed));
-  return true;
+  progress_.carry(std::move(framed), keep);
+  cursor_.advance(std::span(views_).first(keep));
+  return keep;
 }
 
 void Destination::flush() {
+  if (TlsSession* tls = conn_.tls()) return flush_tls(*tls);
   for (int i = 0; i < kWritesPerWake && conn_.up(); ++i) {
     if (!(progress_.carrying() ? write_carry() : write_batch())) return;
   }
@@ -84,11 +98,12 @@ bool Destination::write_carry() {
   const ssize_t n = send(conn_.fd(), rest.data(), rest.size(), MSG_NOSIGNAL);
   if (!wrote(n)) return false;
   shared_->counters.sent_bytes.add(static_cast<std::uint64_t>(n));
+  const std::size_t messages = progress_.carried_messages();
   if (!progress_.carry_written(static_cast<std::size_t>(n))) {
     conn_.want_writable(true);
     return false;
   }
-  shared_->counters.sent_messages.add();
+  shared_->counters.sent_messages.add(messages);
   return true;
 }
 
@@ -117,6 +132,76 @@ bool Destination::write_batch() {
     return false;
   }
   return true;
+}
+
+// ---------------------------------------------------------------- TLS
+
+void Destination::flush_tls(TlsSession& tls) {
+  for (int i = 0; i < kWritesPerWake && conn_.up(); ++i) {
+    if (!(progress_.carrying() ? write_carry_tls(tls) : write_batch_tls(tls))) return;
+  }
+  if (conn_.up()) conn_.want_writable(true);
+}
+
+// After a TLS write: false (and the right watcher state) when nothing more can be written now.
+bool Destination::tls_wrote(TlsStep step, const TlsSession& tls) {
+  tls_pending_ = step == TlsStep::want_read || step == TlsStep::want_write;
+  switch (step) {
+    case TlsStep::done: return true;
+    case TlsStep::want_write: conn_.want_writable(true); return false;
+    case TlsStep::want_read: conn_.want_readable_for_write(); return false;
+    case TlsStep::closed:
+    case TlsStep::failed: conn_.fail("TLS write: " + tls.error()); return false;
+  }
+  return false;
+}
+
+bool Destination::write_carry_tls(TlsSession& tls) {
+  const std::span<const char> rest = progress_.carry_rest();
+  const TlsSession::Written w = tls.write(rest.data(), rest.size());
+  shared_->counters.sent_bytes.add(w.bytes);
+  const std::size_t messages = progress_.carried_messages();
+  const bool complete = progress_.carry_written(w.bytes);
+  if (complete) shared_->counters.sent_messages.add(messages);
+  return tls_wrote(w.step, tls) && complete;
+}
+
+// How many of the `have` peeked messages make about kTlsGather framed bytes (at least one).
+std::size_t Destination::tls_batch(std::size_t have) const noexcept {
+  std::size_t take = 0;
+  for (std::size_t bytes = 0; take < have && bytes < kTlsGather; ++take) bytes += views_[take].record_size();
+  return take;
+}
+
+// The framed batch (the partial skip applied) into tls_buf_, cut at its size; returns the bytes.
+std::size_t Destination::gather_tls() {
+  std::size_t len = 0;
+  for (std::size_t i = 0; i < frames_.iov_count() && len < tls_buf_.size(); ++i) {
+    const std::size_t n = std::min(frames_.iov()[i].iov_len, tls_buf_.size() - len);
+    std::memcpy(tls_buf_.data() + len, frames_.iov()[i].iov_base, n);
+    len += n;
+  }
+  return len;
+}
+
+// One gathered batch through the session; its bytes are accounted as write_batch does a
+// sendmsg's. True when all of it went and more may be queued.
+bool Destination::write_batch_tls(TlsSession& tls) {
+  const std::size_t have = cursor_.peek(views_);
+  if (have == 0) {
+    conn_.want_writable(false);
+    return false;
+  }
+  const std::size_t framed =
+      frames_.build(shared_->endpoint.framing, std::span(views_.data(), tls_batch(have)), progress_.partial());
+  const std::size_t len = gather_tls();
+  const TlsSession::Written w = tls.write(tls_buf_.data(), len);
+  const std::size_t done = progress_.account(w.bytes, frames_.ends().first(framed));
+  cursor_.advance(std::span(views_).first(done));
+  shared_->counters.sent_messages.add(done);
+  shared_->counters.sent_bytes.add(w.bytes);
+  shared_->cursor.set(cursor_.id());
+  return tls_wrote(w.step, tls);
 }
 
 bool Destination::reached(std::uint64_t target) const { return !progress_.mid_message() && cursor_.id() >= target; }

@@ -9,6 +9,14 @@
 // way to know them). When the eviction floor overtakes the cursor, the skipped messages are
 // counted as dropped_lagging, and a message half on the wire is finished first.
 //
+// A tls@ destination writes the same batches through its connection's TLS session: the framed
+// batch (up to kTlsGather bytes of it) is gathered into one buffer and handed to SSL_write,
+// which takes it a record at a time; the bytes it took move the cursor exactly as a sendmsg's
+// would. One branch per flush picks the path, so plain TCP's loop is untouched. A record the
+// session took but could not send yet (want_read/want_write) is retried with the same bytes,
+// which the next batch starts with; if the eviction floor overtakes the cursor meanwhile, the
+// messages such a record may hold are carried aside whole, like a half-written message.
+//
 // Thread: client thread only; what other threads read is in DestinationShared.
 #pragma once
 
@@ -44,7 +52,7 @@ class Destination final : private ConnectionOwner {
   // Messages before `tail` it has not written: the lag, and a carried message not yet finished
   // (which lies before the cursor). What a removal counts as dropped_removed.
   std::uint64_t unsent(std::uint64_t tail) const {
-    return (tail > cursor_.id() ? tail - cursor_.id() : 0) + (progress_.carrying() ? 1 : 0);
+    return (tail > cursor_.id() ? tail - cursor_.id() : 0) + progress_.carried_messages();
   }
   void refresh_gauges();
   const std::shared_ptr<DestinationShared>& shared() const noexcept { return shared_; }
@@ -54,19 +62,31 @@ class Destination final : private ConnectionOwner {
   void on_writable() override { flush(); }
   void on_lost(bool was_connected) override;
 
+  // Plaintext bytes gathered for one TLS write; a TLS record holds at most kTlsRecord of them.
+  static constexpr std::size_t kTlsGather = 64 * 1024;
+  static constexpr std::size_t kTlsRecord = 16 * 1024;
+
   void flush();
   bool write_carry();
   bool write_batch();
   bool wrote(ssize_t n);
+  void flush_tls(TlsSession& tls);
+  bool write_carry_tls(TlsSession& tls);
+  bool write_batch_tls(TlsSession& tls);
+  bool tls_wrote(TlsStep step, const TlsSession& tls);
+  std::size_t tls_batch(std::size_t have) const noexcept;
+  std::size_t gather_tls();
   void apply_floor();
-  bool keep_partial_message();
+  std::size_t keep_partial_message();
 
   std::shared_ptr<DestinationShared> shared_;
   Cursor cursor_;
   FrameBatch frames_;
   std::vector<MessageView> views_;
   WriteProgress progress_;
-  Connection conn_;  // last: its watchers stop before the rest goes
+  std::vector<char> tls_buf_;  // tls@ only: the gathered batch
+  bool tls_pending_ = false;   // the session holds a record of the bytes at the cursor, unsent
+  Connection conn_;            // last: its watchers stop before the rest goes
 };
 
 }  // namespace relay

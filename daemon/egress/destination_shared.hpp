@@ -13,13 +13,16 @@
 #include "counters.hpp"
 #include "destination_snapshot.hpp"
 #include "endpoint.hpp"
+#include "tls_context.hpp"
 
 namespace relay {
 
 struct DestinationShared {
-  DestinationShared(std::uint64_t id_, Endpoint ep) : id(id_), endpoint(std::move(ep)) {}
+  DestinationShared(std::uint64_t id_, Endpoint ep, std::shared_ptr<const TlsContext> tls_ = nullptr)
+      : id(id_), endpoint(std::move(ep)), tls(std::move(tls_)) {}
   const std::uint64_t id;  // stable for the destination's life, never reused
   const Endpoint endpoint;
+  const std::shared_ptr<const TlsContext> tls;  // tls@ destinations; used by the client thread only
   DestinationCounters counters;
   Gauge<std::uint64_t> cursor;       // next message id to write
   Gauge<std::int64_t> lag_since_ns;  // receive time of the message at the cursor, 0 when caught up

@@ -15,9 +15,11 @@ std::size_t WriteProgress::account(std::size_t written, std::span<const std::siz
   return whole;
 }
 
-void WriteProgress::carry(std::string framed) {
+void WriteProgress::carry(std::string framed, std::size_t messages) {
   RELAY_ASSERT(partial_ < framed.size(), "a carried message is one that is not fully written");
+  RELAY_ASSERT(messages > 0, "a carry holds at least one message");
   carry_ = std::move(framed);
+  carry_messages_ = messages;
   carry_sent_ = partial_;
   partial_ = 0;
 }
@@ -32,6 +34,7 @@ bool WriteProgress::carry_written(std::size_t n) noexcept {
   if (carry_sent_ < carry_.size()) return false;
   carry_.clear();
   carry_sent_ = 0;
+  carry_messages_ = 0;
   return true;
 }
 

@@ -27,10 +27,12 @@ class WriteProgress {
   // now whole, and keeps what was written of the next one as partial().
   std::size_t account(std::size_t written, std::span<const std::size_t> ends) noexcept;
 
-  // The message at the cursor, framed, is to be finished from here (partial() of it is written);
-  // the cursor may move on.
-  void carry(std::string framed);
+  // The `messages` messages from the cursor, framed, are to be finished from here (partial() of
+  // the first is written); the cursor may move on. More than one when a TLS record holding
+  // several is already committed to the session (destination.hpp).
+  void carry(std::string framed, std::size_t messages = 1);
   bool carrying() const noexcept { return !carry_.empty(); }
+  std::size_t carried_messages() const noexcept { return carry_messages_; }
   // What is left to write of the carried message.
   std::span<const char> carry_rest() const noexcept;
   // `n` more bytes of the carried message were written; true when it is complete.
@@ -44,6 +46,7 @@ class WriteProgress {
   std::size_t partial_ = 0;
   std::string carry_;
   std::size_t carry_sent_ = 0;
+  std::size_t carry_messages_ = 0;
 };
 
 }  // namespace relay

@@ -204,6 +204,70 @@ TEST(Endpoint, ScopedIpv6ByInterfaceNameOrIndexIsOneCanonicalAddress) {
   EXPECT_THAT(error_of("tcp@[::1%]:9000"), HasSubstr("empty IPv6 scope"));
 }
 
+TEST(TlsEndpoint, DefaultsVerifyAgainstTheSystemStoreAndTheAddress) {
+  const Endpoint ep = parse_endpoint("tls@127.0.0.1:9000");
+  EXPECT_EQ(ep.transport, Transport::tcp);  // a tcp destination, spoken to over TLS
+  ASSERT_TRUE(ep.tls);
+  EXPECT_EQ(*ep.tls, TlsOptions{});
+  EXPECT_TRUE(ep.tls->verify);
+  EXPECT_EQ(ep.str(), "tls@127.0.0.1:9000");
+  EXPECT_FALSE(parse_endpoint("tcp@127.0.0.1:9000").tls);
+}
+
+TEST(TlsEndpoint, CanonicalTextKeepsEveryOptionInOneOrder) {
+  const Endpoint ep =
+      parse_endpoint("tls@127.0.0.1:9000?verify=0&key=/k.pem&cert=/c.pem&sni=relay.example&ca=/ca.pem&framing=line");
+  ASSERT_TRUE(ep.tls);
+  EXPECT_EQ(ep.tls->ca, "/ca.pem");
+  EXPECT_EQ(ep.tls->sni, "relay.example");
+  EXPECT_EQ(ep.tls->cert, "/c.pem");
+  EXPECT_EQ(ep.tls->key, "/k.pem");
+  EXPECT_FALSE(ep.tls->verify);
+  EXPECT_EQ(ep.framing, Framing::line);
+  const std::string canonical =
+      "tls@127.0.0.1:9000?framing=line&ca=/ca.pem&sni=relay.example&cert=/c.pem&key=/k.pem&verify=0";
+  EXPECT_EQ(ep.str(), canonical);
+  EXPECT_EQ(parse_endpoint(canonical).str(), canonical);
+  EXPECT_EQ(parse_endpoint("tls@127.0.0.1:9000?verify=1").str(), "tls@127.0.0.1:9000");
+}
+
+TEST(TlsEndpoint, OptionsMakeADifferentAddressFromPlainTcp) {
+  EXPECT_NE(parse_endpoint("tls@127.0.0.1:1?ca=/a").str(), parse_endpoint("tcp@127.0.0.1:1").str());
+  EXPECT_NE(parse_endpoint("tls@127.0.0.1:1?ca=/a").str(), parse_endpoint("tls@127.0.0.1:1?ca=/b").str());
+  EXPECT_NE(parse_endpoint("tls@127.0.0.1:1").str(), parse_endpoint("tcp@127.0.0.1:1").str());
+}
+
+// The name is kept in the canonical text: re-parsing the numeric address must check the same name.
+TEST(TlsEndpoint, AHostNameIsTheDefaultSni) {
+  const Endpoint ep = parse_endpoint("tls@localhost:9000");
+  ASSERT_TRUE(ep.tls);
+  EXPECT_EQ(ep.tls->sni, "localhost");
+  EXPECT_THAT(ep.str(), ::testing::EndsWith(":9000?sni=localhost"));
+  EXPECT_EQ(parse_endpoint(ep.str()).tls->sni, "localhost");
+  EXPECT_EQ(parse_endpoint("tls@localhost:9000?sni=other.example").tls->sni, "other.example");
+  EXPECT_EQ(parse_endpoint("tls@[::1]:9000").tls->sni, "");
+}
+
+TEST(TlsEndpoint, BadOptionsAreRefusedNamingThem) {
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?ca=relative.pem"),
+              HasSubstr("ca= needs an absolute path, not \"relative.pem\""));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=c.pem&key=/k"), HasSubstr("cert= needs an absolute path"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c.pem"), HasSubstr("needs both cert= and key="));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?key=/k.pem"), HasSubstr("needs both cert= and key="));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?verify=yes"), HasSubstr("expected verify=0 or verify=1"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?sni=1.2.3.4"), HasSubstr("is not a DNS name"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?sni=a_b"), HasSubstr("is not a DNS name"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?ca="), HasSubstr("option \"ca\" has no value"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?ca=/a&ca=/b"), HasSubstr("option \"ca\" given twice"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?colour=blue"),
+              HasSubstr("unknown option \"colour=blue\" (expected framing=F, ca="));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?ca=/a"), HasSubstr("option \"ca\" applies only to tls@ destinations"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:0"), HasSubstr("port 0"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1", false), HasSubstr("tls@ is for destinations only"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?ca=/a\x01"), HasSubstr("control character"));
+  EXPECT_THAT(error_of("ftp@127.0.0.1:1"), HasSubstr("expected udp, tcp or tls"));
+}
+
 TEST(Framing, NamesRoundTrip) {
   for (Framing f : {Framing::lp32le, Framing::lp32be, Framing::line, Framing::raw})
     EXPECT_EQ(parse_framing(to_string(f)), f);
