@@ -159,9 +159,20 @@ class Setup:
             c.stop()
 
 
-def start_sink(bins, framing, fmt):
-    s = Proc([bins["relay_sink"], "--port", "0", "--framing", framing, "--format", fmt], "relay_sink")
+def start_sink(bins, framing, fmt, extra=()):
+    s = Proc([bins["relay_sink"], "--port", "0", "--framing", framing, "--format", fmt, *extra], "relay_sink")
     return s, s.next_json(10)["port"]
+
+
+def make_certs():
+    """A self-signed P-256 certificate for 127.0.0.1 (its own CA), made with the openssl tool."""
+    d = tempfile.mkdtemp(prefix="relay-compare-tls-")
+    TMPDIRS.append(d)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", f"{d}/server.key", "-out", f"{d}/server.crt", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return d
 
 
 class Ceiling(Setup):
@@ -175,17 +186,27 @@ class Ceiling(Setup):
 
 
 class Relayd(Setup):
+    tls = False  # RelaydTls: tls@ destinations, TLS sinks
+
     def __init__(self, bins, a, ndest, framing):
         fmt = "graphite" if framing == "line" else "seq"
         self.gen_format = fmt
-        sinks = [start_sink(bins, framing, fmt) for _ in range(ndest)]
+        pki = make_certs() if self.tls else None
+        extra = ["--tls-cert", f"{pki}/server.crt", "--tls-key", f"{pki}/server.key"] if pki else []
+        sinks = [start_sink(bins, framing, fmt, extra) for _ in range(ndest)]
         self.counters = [s for s, _ in sinks]
-        dests = [f"tcp@127.0.0.1:{port}?framing={framing}" for _, port in sinks]
+        dests = [f"tls@127.0.0.1:{port}?framing={framing}&ca={pki}/server.crt" if pki else
+                 f"tcp@127.0.0.1:{port}?framing={framing}" for _, port in sinks]
         self.relay = Proc([bins["relayd"], "udp@127.0.0.1:0", *dests, "--control", "none", "--stats-interval", "0",
                            "--max-queue-bytes", a.queue_bytes, "--drain-timeout", "2",
                            *(["--udp-gro"] if a.udp_gro else [])], "relayd")
         self.relay.wait_err(r"relayd ready", 15)
         self.port = int(self.relay.wait_err(r"listening on udp@\S+:(\d+)", 1).group(1))
+
+
+class RelaydTls(Relayd):
+    """relayd writing through TLS (verified: the sink's certificate is the CA) to sinks that decrypt."""
+    tls = True
 
 
 class Carbon(Setup):
@@ -231,6 +252,9 @@ CONFIGS = [
     ("relayd-2-lp32le", "relayd", Relayd, 2, "lp32le", "ceiling", "relayd-2-lp32le"),
     ("relayd-1-line", "relayd", Relayd, 1, "line", "socat", "relayd-1-line"),
     ("relayd-2-line", "relayd", Relayd, 2, "line", "carbon", "relayd-2-line"),
+    # Load points at plain relayd's rates: CPU per message at the same offered rate as plain TCP.
+    ("relayd-1-lp32le-tls", "relayd, tls@ destination", RelaydTls, 1, "lp32le", "relayd-1-lp32le",
+     "relayd-1-lp32le"),
     ("carbon", "carbon-c-relay", Carbon, 2, "line", None, "relayd-2-line"),
     ("socat", "socat", Socat, 1, "line", None, "relayd-1-line"),
 ]
@@ -616,7 +640,8 @@ def print_table(summary, a):
           "at the loss-free rate and at 50 % of relayd's rate; msg/cpu-s = 1e6 / us/msg@max. RSS: VmHWM over the "
           "search. lat: send->TCP arrival, worst destination, at 10 %/50 % of the loss-free rate of relayd of the "
           "same shape (peer's own loss shows in the JSON). ratios: relayd / ceiling and relayd / peer "
-          "(1 dest line: socat; 2 dest line: carbon-c-relay); cpu ratios: relayd at 50 % load over the ceiling's "
+          "(1 dest line: socat; 2 dest line: carbon-c-relay; tls@: plain relayd-1-lp32le); "
+          "cpu ratios: relayd at 50 % load over the ceiling's "
           "cheaper figure (at 50 % load or at its maximum), peers at 50 % load; '*' = a generator-limited "
           "rate is involved (the ratio is not a measurement of the relay).")
 

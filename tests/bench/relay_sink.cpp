@@ -9,7 +9,12 @@
 // Long-lived use (tests/bench/compare.py runs many trials through one relay and one sink):
 // SIGUSR2 prints {"peek":true,"received":N,"idle_ms":M} (is the stream still flowing?), SIGUSR1
 // prints the full result line for everything since the last SIGUSR1 and starts a new interval.
+//
+// --tls-cert/--tls-key: every connection is a TLS server session (non-blocking OpenSSL), for
+// relayd's tls@ destinations; the decoded plaintext is checked the same way.
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -39,20 +44,46 @@ struct Options {
   std::uint64_t expect = 0;
   double idle_exit = 0;
   int rcvbuf = 0;
+  std::string tls_cert, tls_key;  // both set: speak TLS
 };
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
+};
+struct SslDeleter {
+  void operator()(SSL* s) const noexcept { SSL_free(s); }
+};
+
+// One accepted connection: its decoder and, with --tls-cert, its TLS session.
+struct Conn {
+  std::unique_ptr<FrameDecoder> decoder;
+  std::unique_ptr<SSL, SslDeleter> ssl;
+};
+
+std::unique_ptr<SSL_CTX, SslCtxDeleter> server_context(const Options& o) {
+  if (o.tls_cert.empty()) return nullptr;
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), o.tls_cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx.get(), o.tls_key.c_str(), SSL_FILETYPE_PEM) != 1)
+    throw std::runtime_error("cannot load --tls-cert/--tls-key");
+  return ctx;
+}
 
 class Sink {
  public:
   Sink(const Options& o, Framing framing)
       : o_(o),
         framing_(framing),
-        checker_(o.format == "graphite" ? relay::bench::PayloadFormat::graphite : relay::bench::PayloadFormat::seq) {}
+        checker_(o.format == "graphite" ? relay::bench::PayloadFormat::graphite : relay::bench::PayloadFormat::seq),
+        tls_(server_context(o)) {}
   int run();
 
  private:
   void setup();
   void accept_all();
   void read_from(int fd);
+  void read_tls(int fd, Conn& c);
+  bool feed(int fd, Conn& c, const char* data, std::size_t n);
   void close_conn(int fd);
   bool done() const;
   int timeout_ms() const;
@@ -64,8 +95,9 @@ class Sink {
   const Options& o_;
   Framing framing_;
   int listen_fd_ = -1, epoll_fd_ = -1, signal_fd_ = -1;
-  std::map<int, std::unique_ptr<FrameDecoder>> conns_;
+  std::map<int, Conn> conns_;
   relay::bench::StreamChecker checker_;
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> tls_;
   std::uint64_t connections_ = 0, framing_errors_ = 0;
   std::uint64_t last_data_ns_ = 0;
   bool stop_ = false;
@@ -106,36 +138,63 @@ void Sink::accept_all() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
     ++connections_;
-    conns_[fd] = std::make_unique<FrameDecoder>(framing_);
+    Conn& c = conns_[fd];
+    c.decoder = std::make_unique<FrameDecoder>(framing_);
+    if (tls_) {
+      c.ssl.reset(SSL_new(tls_.get()));
+      SSL_set_fd(c.ssl.get(), fd);
+      SSL_set_accept_state(c.ssl.get());  // the first SSL_read shakes hands
+    }
     epoll_event ev{EPOLLIN, {.fd = fd}};
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   }
 }
 
 void Sink::close_conn(int fd) {
-  if (conns_[fd]->pending() > 0) ++framing_errors_;  // the stream ended inside a frame
-  ::close(fd);                                       // also removes it from the epoll set
+  if (conns_[fd].decoder->pending() > 0) ++framing_errors_;  // the stream ended inside a frame
+  ::close(fd);                                               // also removes it from the epoll set
   conns_.erase(fd);
+}
+
+// False when the connection was closed on a framing error.
+bool Sink::feed(int fd, Conn& c, const char* data, std::size_t n) {
+  // One clock read per read(): latency resolution is one buffer, cheap at high rates.
+  const std::uint64_t now = relay::test::monotonic_ns();
+  last_data_ns_ = now;
+  if (c.decoder->feed(std::string_view(data, n), [&](std::string_view m) { checker_.on_message(m, now); })) return true;
+  ++framing_errors_;
+  c.decoder->reset();
+  close_conn(fd);
+  return false;
 }
 
 void Sink::read_from(int fd) {
   static std::string buf(1 << 20, '\0');
+  Conn& c = conns_[fd];
+  if (c.ssl) return read_tls(fd, c);
   for (;;) {
     const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) return close_conn(fd);
-    // One clock read per read(): latency resolution is one buffer, cheap at high rates.
-    const std::uint64_t now = relay::test::monotonic_ns();
-    last_data_ns_ = now;
-    const bool ok = conns_[fd]->feed(std::string_view(buf.data(), static_cast<std::size_t>(n)),
-                                     [&](std::string_view m) { checker_.on_message(m, now); });
-    if (!ok) {
-      ++framing_errors_;
-      conns_[fd]->reset();
+    if (!feed(fd, c, buf.data(), static_cast<std::size_t>(n))) return;
+    if (static_cast<std::size_t>(n) < buf.size()) return;  // drained; level-triggered epoll brings us back
+  }
+}
+
+// Records until the session wants more bytes (the handshake runs inside the first reads).
+void Sink::read_tls(int fd, Conn& c) {
+  static std::string buf(1 << 16, '\0');
+  for (;;) {
+    ERR_clear_error();
+    const int n = SSL_read(c.ssl.get(), buf.data(), static_cast<int>(buf.size()));
+    if (n <= 0) {
+      const int code = SSL_get_error(c.ssl.get(), n);
+      if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) return;
+      ERR_clear_error();
       return close_conn(fd);
     }
-    if (static_cast<std::size_t>(n) < buf.size()) return;  // drained; level-triggered epoll brings us back
+    if (!feed(fd, c, buf.data(), static_cast<std::size_t>(n))) return;
   }
 }
 
@@ -220,6 +279,9 @@ int main(int argc, char** argv) {
   app.add_option("--expect", o.expect, "exit after N messages");
   app.add_option("--idle-exit", o.idle_exit, "exit after SECONDS without data (after the first message)");
   app.add_option("--rcvbuf", o.rcvbuf, "SO_RCVBUF for connections (0 = kernel autotuning)");
+  auto* cert = app.add_option("--tls-cert", o.tls_cert, "serve TLS with this PEM certificate (chain)");
+  app.add_option("--tls-key", o.tls_key, "the PEM key of --tls-cert")->needs(cert);
+  cert->needs(app.get_option("--tls-key"));
   CLI11_PARSE(app, argc, argv);
   try {
     Sink sink(o, *relay::test::parse_framing(o.framing));
