@@ -50,6 +50,7 @@ Connection::Connection(struct ev_loop* loop, DestinationShared& shared, const De
 }
 
 Connection::~Connection() {
+  if (up_ && tls_) tls_->close_notify();  // removed or stopping: a deliberate end
   ev_io_stop(loop_, &io_);
   ev_io_stop(loop_, &read_);
   ev_timer_stop(loop_, &timer_);

@@ -27,6 +27,12 @@ TlsSession::TlsSession(const TlsContext& ctx, int fd) : ssl_(SSL_new(ctx.ctx()))
 
 TlsSession::~TlsSession() { SSL_free(ssl_); }
 
+void TlsSession::close_notify() noexcept {
+  ERR_clear_error();
+  SSL_shutdown(ssl_);  // one try: WANT_WRITE or an error just means the peer does not get it
+  ERR_clear_error();
+}
+
 // SSL_get_error needs an empty error queue before the call it explains: each call clears it.
 TlsStep TlsSession::classify(int ret) {
   const int err = errno;

@@ -47,6 +47,10 @@ class TlsSession {
   // or want_read while the session is fine.
   TlsStep drain_reads();
 
+  // Sends close_notify if the socket takes it now (never waits): the peer can tell a
+  // deliberate end (the destination removed, relayd stopping) from a cut connection.
+  void close_notify() noexcept;
+
   const std::string& error() const noexcept { return error_; }
 
  private:

@@ -200,7 +200,11 @@ void TlsSink::read_records() {
       const int code = SSL_get_error(ssl_, n);
       want_write_ = code == SSL_ERROR_WANT_WRITE;
       if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) return;
-      return end_session(true);
+      if (code == SSL_ERROR_ZERO_RETURN) {
+        std::lock_guard lock(mu_);
+        ++clean_ends_;
+      }
+      return end_session();
     }
     std::lock_guard lock(mu_);
     connection_bytes_.back() += static_cast<std::size_t>(n);
@@ -220,9 +224,9 @@ void TlsSink::read_records() {
   }
 }
 
-void TlsSink::end_session(bool peer_closed) {
+void TlsSink::end_session() {
   std::lock_guard lock(mu_);
-  if (peer_closed && decoder_.pending() > 0) ++framing_errors_;  // relayd closed inside a frame
+  if (decoder_.pending() > 0) ++framing_errors_;  // relayd closed inside a frame
   decoder_.reset();
   ERR_clear_error();
   SSL_free(ssl_);
@@ -244,6 +248,7 @@ TLS_SINK_GETTER(std::string, last_message, messages_.empty() ? std::string() : m
 TLS_SINK_GETTER(std::size_t, count, messages_.size())
 TLS_SINK_GETTER(std::size_t, connections, connection_starts_.size())
 TLS_SINK_GETTER(std::size_t, handshake_failures, handshake_failures_)
+TLS_SINK_GETTER(std::size_t, clean_ends, clean_ends_)
 TLS_SINK_GETTER(std::vector<std::size_t>, connection_starts, connection_starts_)
 TLS_SINK_GETTER(std::vector<std::size_t>, connection_bytes, connection_bytes_)
 TLS_SINK_GETTER(std::vector<std::string>, client_subjects, client_subjects_)

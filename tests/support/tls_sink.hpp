@@ -52,6 +52,7 @@ class TlsSink {
   std::size_t count() const;
   std::size_t connections() const;  // TLS sessions established
   std::size_t handshake_failures() const;
+  std::size_t clean_ends() const;                      // sessions the peer ended with close_notify
   std::vector<std::size_t> connection_starts() const;  // index of each session's first message
   std::vector<std::size_t> connection_bytes() const;   // plaintext bytes of each session
   std::vector<std::string> client_subjects() const;    // each session's client certificate subject ("" if none)
@@ -68,7 +69,7 @@ class TlsSink {
   void accept_one();
   void shake_hands();
   void read_records();
-  void end_session(bool peer_closed);
+  void end_session();
   void abort_connection();
   bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
@@ -97,6 +98,7 @@ class TlsSink {
   std::vector<std::size_t> connection_bytes_;
   std::vector<std::string> client_subjects_;
   std::size_t handshake_failures_ = 0;
+  std::size_t clean_ends_ = 0;
   std::size_t framing_errors_ = 0;
   std::size_t discarded_partials_ = 0;
 };

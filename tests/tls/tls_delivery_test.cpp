@@ -70,6 +70,8 @@ TEST(TlsDeliveryTest, EveryFramingByteExact) {
     EXPECT_EQ(sinks[i]->framing_errors(), 0u) << name(framings[i]);
   }
   EXPECT_EQ(sinks.back()->bytes(), raw_expected) << "raw stream differs";
+  // relayd stopping ends each session deliberately (close_notify), not by cutting it.
+  for (auto& s : sinks) EXPECT_TRUE(wait_until([&] { return s->clean_ends() == 1; }, 5s)) << s->clean_ends();
 
   const auto stats = relayd.stats();
   for (std::size_t i = 0; i < sinks.size(); ++i) {
