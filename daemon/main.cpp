@@ -9,12 +9,15 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "certs_command.hpp"
 #include "command_line.hpp"
+#include "control_security.hpp"
 #include "control_server.hpp"
 #include "relay.hpp"
 
@@ -31,14 +34,16 @@ sigset_t handled_signals() {
   return set;
 }
 
-// Operators send SIGHUP to reload; until reload exists relayd must not die of it, so it says
-// so and keeps relaying. Returns the signal that asks relayd to stop.
-int wait_for_stop_signal(const sigset_t& signals) {
+// Operators send SIGHUP to reload; until reload of the configuration exists relayd must not
+// die of it: it re-reads the control plane's certificates and token file now and keeps
+// relaying. Returns the signal that asks relayd to stop.
+int wait_for_stop_signal(const sigset_t& signals, relay::ControlSecurity* security) {
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig != SIGHUP) return sig;
     spdlog::warn("received SIGHUP: reload is not supported yet, carrying on");
+    if (security) security->check_now();  // certificates and token file: logs what it finds
   }
 }
 
@@ -109,15 +114,17 @@ int run(relay::Config cfg) {
   // Bound before the relay's threads start, so a taken control port also fails fast; started
   // after the signal mask is set, so gRPC's threads inherit it. Calls that arrive before
   // relay.start() simply wait in the client thread's mailbox.
+  std::unique_ptr<relay::ControlSecurity> security;
   std::unique_ptr<relay::ControlServer> control;
   if (!cfg.control.empty()) {
-    control = std::make_unique<relay::ControlServer>(relay, cfg.control);
+    security = std::make_unique<relay::ControlSecurity>(cfg.control_options);  // reads and checks every file
+    control = std::make_unique<relay::ControlServer>(relay, cfg.control, security.get());
     control->start();
     relay.control_listening_on(control->port());  // no destination may point at it
   }
   relay.start();
   spdlog::info("relayd ready");
-  const int sig = wait_for_stop_signal(signals);
+  const int sig = wait_for_stop_signal(signals, security.get());
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   relay.release_control_callers();
   if (control) control->shutdown();
@@ -130,6 +137,8 @@ int run(relay::Config cfg) {
 int main(int argc, char** argv) {
   // A destination that resets must never kill the relay; writes also pass MSG_NOSIGNAL.
   signal(SIGPIPE, SIG_IGN);
+  // `relayd certs ...` is a tool that makes keys, not the daemon.
+  if (argc > 1 && std::string_view(argv[1]) == "certs") return relay::certs::run_certs_command(argc - 1, argv + 1);
   relay::Config cfg;
   try {
     cfg = relay::parse_command_line(argc, argv);

@@ -1,7 +1,9 @@
 // relayctl: the command-line client of relayd's control API (docs/CONTROL.md).
+#include <grpc/support/log.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
@@ -73,9 +75,17 @@ int run(const std::map<const CLI::App*, Runner>& runners, relayctl::GlobalOption
   return relayctl::kExitUsage;  // unreachable: the CLI requires a command
 }
 
+// gRPC logs its own errors (a failed handshake, say) to stderr before the call returns, and the
+// call's status says the same again: relayctl reports each failure in one line of its own, so
+// gRPC's lines are dropped unless asked for with GRPC_VERBOSITY.
+void quiet_grpc() {
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  quiet_grpc();
   CLI::App app("relayctl: control a running relayd", "relayctl");
   app.fallthrough();  // global options may follow the command: `relayctl dest ls --json`
   app.require_subcommand(1);

@@ -30,7 +30,8 @@ std::string read_token(const std::string& path) {
 // gRPC reports a failed handshake inside UNAVAILABLE's long text; say it in words an operator
 // can act on.
 std::string tls_failure(const std::string& message) {
-  if (message.find("CERTIFICATE_VERIFY_FAILED") != std::string::npos)
+  if (message.find("CERTIFICATE_VERIFY_FAILED") != std::string::npos ||
+      message.find("certificate verify failed") != std::string::npos)
     return "relayd's certificate did not verify (is --tls-ca the CA that signed it, is it still valid?)";
   if (message.find("Peer name") != std::string::npos || message.find("peer name") != std::string::npos ||
       message.find("hostname") != std::string::npos)
@@ -41,12 +42,16 @@ std::string tls_failure(const std::string& message) {
       message.find("HANDSHAKE_FAILURE") != std::string::npos || message.find("SSLV3_ALERT") != std::string::npos ||
       message.find("TLSV13_ALERT") != std::string::npos || message.find("TLSV1_ALERT") != std::string::npos)
     return "relayd refused the handshake (it requires a client certificate its CA signed: --tls-cert, --tls-key)";
+  if (message.find("Socket closed") != std::string::npos)
+    return "relayd closed the connection (does it require a client certificate? --tls-cert, --tls-key; or is "
+           "its control port plaintext?)";
   return {};
 }
 
 bool handshake_failed(const std::string& message) {
   return message.find("andshake") != std::string::npos || message.find("SSL_ERROR") != std::string::npos ||
-         message.find("ssl") != std::string::npos;
+         message.find("Peer name") != std::string::npos || message.find("ssl") != std::string::npos ||
+         message.find("Socket closed") != std::string::npos;
 }
 
 }  // namespace

@@ -99,7 +99,7 @@ std::variant<Identity, Refusal> AccessPolicy::authenticate(const CallerFacts& ca
   if (open_) return anonymous_identity(caller);
   if (caller.bearer_token) {
     if (auto id = by_token(*caller.bearer_token)) return *id;
-    return Refusal{Refusal::Kind::unauthenticated, "the bearer token is not in the token file"};
+    return Refusal{Refusal::Kind::unauthenticated, "the bearer token is not in the token file", {}};
   }
   if (caller.cert_subject) {
     for (const auto& e : subjects_)
@@ -111,13 +111,14 @@ std::variant<Identity, Refusal> AccessPolicy::authenticate(const CallerFacts& ca
   }
   return Refusal{Refusal::Kind::unauthenticated,
                  "credentials required: an `authorization: Bearer TOKEN` header (relayctl --token-file) or a "
-                 "client certificate the token file names"};
+                 "client certificate the token file names",
+                 {}};
 }
 
 std::variant<Identity, Refusal> AccessPolicy::authorize(const CallerFacts& caller, Role needed) const {
   auto result = authenticate(caller);
   if (auto* id = std::get_if<Identity>(&result); id && needed == Role::admin && id->role != Role::admin) {
-    return Refusal{Refusal::Kind::permission_denied, id->name + " has the read role; this call needs admin"};
+    return Refusal{Refusal::Kind::permission_denied, id->name + " has the read role; this call needs admin", id->name};
   }
   return result;
 }

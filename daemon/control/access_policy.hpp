@@ -46,6 +46,7 @@ struct Identity {
 struct Refusal {
   enum class Kind { unauthenticated, permission_denied } kind;
   std::string message;
+  std::string who;  // the caller's identity when it is known (permission_denied)
 };
 
 class AccessPolicy {

@@ -34,7 +34,7 @@ Stamp stamp_of(const std::string& path) {
   return {true, st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec};
 }
 
-void check_key_pair(const ControlSecurityConfig& c) {
+void check_key_pair(const ControlOptions& c) {
   const auto cert = certs::parse_cert(certs::read_small_file(c.tls_cert));
   certs::Key key;
   try {
@@ -66,7 +66,7 @@ struct ControlSecurity::Watched {
   std::map<std::string, Stamp> stamps;
 };
 
-ControlSecurity::ControlSecurity(ControlSecurityConfig config)
+ControlSecurity::ControlSecurity(ControlOptions config)
     : config_(std::move(config)), watched_(std::make_unique<Watched>()) {
   if (config_.tls_cert.empty() != config_.tls_key.empty())
     throw std::runtime_error("--control-tls-cert and --control-tls-key go together");

@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "access_policy.hpp"
+#include "control_options.hpp"
 
 namespace grpc {
 class ServerContext;
@@ -28,27 +29,18 @@ class ServerContext;
 
 namespace relay {
 
-struct ControlSecurityConfig {
-  std::string tls_cert;       // PEM chain; empty: plaintext
-  std::string tls_key;        // PEM private key
-  std::string tls_client_ca;  // PEM bundle; set: client certificates required
-  std::string token_file;     // empty: open policy
-  bool tls() const noexcept { return !tls_cert.empty(); }
-  bool mutual_tls() const noexcept { return !tls_client_ca.empty(); }
-};
-
 class ControlSecurity {
  public:
   static constexpr std::chrono::seconds kRefresh{2};
 
   // Reads and checks every file now (key matches certificate, CA and token file parse); throws
   // std::runtime_error naming the file and the fault. Starts the watcher thread.
-  explicit ControlSecurity(ControlSecurityConfig config);
+  explicit ControlSecurity(ControlOptions config);
   ~ControlSecurity();
   ControlSecurity(const ControlSecurity&) = delete;
   ControlSecurity& operator=(const ControlSecurity&) = delete;
 
-  const ControlSecurityConfig& config() const noexcept { return config_; }
+  const ControlOptions& config() const noexcept { return config_; }
   // Insecure credentials without TLS; otherwise TLS credentials over gRPC's file watcher.
   std::shared_ptr<grpc::ServerCredentials> server_credentials() const;
 
@@ -61,7 +53,7 @@ class ControlSecurity {
 
  private:
   struct Watched;
-  ControlSecurityConfig config_;
+  ControlOptions config_;
   mutable std::mutex mu_;  // guards policy_, stamps and the wake-up: control plane only, never the data path
   std::shared_ptr<const AccessPolicy> policy_;
   std::unique_ptr<Watched> watched_;

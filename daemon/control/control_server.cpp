@@ -1,5 +1,6 @@
 #include "control_server.hpp"
 
+#include <grp.h>
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -17,6 +18,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <vector>
+
+#include "grpc_log.hpp"
 
 namespace relay {
 
@@ -143,6 +146,22 @@ int connect_unix(const std::string& path) {
   return connect(fd.get(), reinterpret_cast<const sockaddr*>(&t.addr), t.len) == 0 ? 0 : errno;
 }
 
+// The socket file's group and mode as configured; the reason when they cannot be set.
+std::string set_owner_and_mode(const std::string& path, const ControlOptions& o) {
+  if (!o.socket_group.empty()) {
+    std::vector<char> buf(16384);
+    group g{};
+    group* found = nullptr;
+    if (getgrnam_r(o.socket_group.c_str(), &g, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+      return "no group named " + o.socket_group;
+    if (chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0)
+      return "cannot give the socket to group " + o.socket_group + ": " + std::strerror(errno);
+  }
+  if (chmod(path.c_str(), o.socket_mode) != 0)
+    return std::string("cannot set the socket's mode: ") + std::strerror(errno);
+  return {};
+}
+
 enum class Probe { answered, silent, unknown };
 
 // Waits for `events` on fd in short slices so that shutdown need not wait for a probe.
@@ -189,14 +208,17 @@ struct ControlServer::Instance {
 namespace {
 
 // Builds and starts a server on `address`; null if it could not bind. `selected` gets the port.
-std::unique_ptr<grpc::Server> build(const std::string& address, ControlService& service, std::atomic<int>& calls,
-                                    int& selected) {
+std::unique_ptr<grpc::Server> build(const std::string& address, const ControlSecurity* security,
+                                    ControlService& service, std::atomic<int>& calls, int& selected) {
   enable_plugins();
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which would let a second relayd bind the same port and
   // silently share (or steal) control calls; a taken port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
+  // Unix sockets stay plaintext: the socket's mode and owner are their gate.
+  const bool tls = security && security->config().tls() && !is_unix(address);
+  builder.AddListeningPort(address, tls ? security->server_credentials() : grpc::InsecureServerCredentials(),
+                           &selected);
   // No request of the API needs more than a few hundred bytes (an address is at most 512): a
   // bigger one is refused by gRPC before any of it is parsed, logged or echoed.
   builder.SetMaxReceiveMessageSize(ControlServer::kMaxRequestBytes);
@@ -247,19 +269,34 @@ void stop(std::unique_ptr<grpc::Server>& server, ControlService& service, const 
 
 }  // namespace
 
-ControlServer::ControlServer(RelayApi& api, std::string address) : api_(api), address_(std::move(address)) {}
+ControlServer::ControlServer(RelayApi& api, std::string address, const ControlSecurity* security)
+    : api_(api),
+      address_(std::move(address)),
+      security_(security),
+      options_(security ? security->config() : ControlOptions{}) {}
 
 ControlServer::~ControlServer() { shutdown(); }
 
 std::unique_ptr<ControlServer::Instance> ControlServer::listen_tcp(const std::string& address) {
   auto in = std::make_unique<Instance>();
-  in->service = std::make_unique<ControlService>(api_);
+  in->service = std::make_unique<ControlService>(api_, security_);
   int selected = 0;
-  in->server = build(address, *in->service, in->relay_calls, selected);
+  in->server = build(address, security_, *in->service, in->relay_calls, selected);
   if (!in->server) return nullptr;
   port_ = selected;
   in->probe = tcp_probe_target(address, selected);
   return in;
+}
+
+// gRPC creates the socket with the process's umask; under a permissive one (umask 000: mode
+// 0777) anyone could connect in the moment before the chmod. So the umask is tightened around the
+// bind. It is process-wide, but relayd creates no other files, so nothing else sees it.
+std::unique_ptr<grpc::Server> ControlServer::build_private(const std::string& address, Instance& in) {
+  const mode_t before = umask(0177);
+  int selected = 0;
+  auto server = build(address, security_, *in.service, in.relay_calls, selected);
+  umask(before);
+  return server;
 }
 
 // gRPC unlinks a unix socket path before it binds (taking it from whoever serves there) and
@@ -274,10 +311,14 @@ std::unique_ptr<ControlServer::Instance> ControlServer::listen_unix(bool replace
       (dir == "/" ? "" : dir) + "/.relayd-control-" + std::to_string(getpid()) + "-" + std::to_string(++unix_binds_);
   if (tmp.size() >= sizeof(sockaddr_un::sun_path)) cannot_listen(address_, "the path is too long");
   auto in = std::make_unique<Instance>();
-  in->service = std::make_unique<ControlService>(api_);
-  int selected = 0;
-  in->server = build("unix:" + tmp, *in->service, in->relay_calls, selected);
+  in->service = std::make_unique<ControlService>(api_, security_);
+  in->server = build_private("unix:" + tmp, *in);
   if (!in->server) return nullptr;
+  if (const std::string why = set_owner_and_mode(tmp, options_); !why.empty()) {
+    unlink(tmp.c_str());
+    stop(in->server, *in->service, in->relay_calls, std::chrono::milliseconds(0));
+    cannot_listen(address_, why);
+  }
   const int linked = replace_ours ? rename(tmp.c_str(), path.c_str()) : link(tmp.c_str(), path.c_str());
   const int link_errno = errno;
   unlink(tmp.c_str());
@@ -296,6 +337,7 @@ std::unique_ptr<ControlServer::Instance> ControlServer::listen_unix(bool replace
 // a relayd that was killed) is removed, anything that is not a socket is left alone.
 void ControlServer::start() {
   if (instance_) return;
+  route_grpc_logs();
   if (address_.empty()) throw std::runtime_error("control address is empty");
   if (is_unix(address_)) {
     const std::string path = unix_path(address_);
@@ -316,6 +358,9 @@ void ControlServer::start() {
     if (!instance_) cannot_listen(address_, "address in use?");
   }
   set_serving(*instance_->server, true);
+  if (!is_unix(address_) && !options_.tls() && options_.insecure)
+    spdlog::warn("control: serving {} without TLS (--control-insecure): anyone who can reach it can manage relayd",
+                 address_);
   // Port 0 (tests) asks the kernel for one: say which.
   if (!is_unix(address_) && address_.ends_with(":0")) {
     spdlog::info("control: listening on {} (port {})", address_, port_);
@@ -329,11 +374,22 @@ void ControlServer::start() {
 // follows the first at once, so a dead server is rebuilt within kProbeInterval + 2 kProbeTimeout.
 void ControlServer::watch() {
   int silent = 0;
+  std::uint64_t accept_failures_seen = grpc_accept_failures();
   std::unique_lock lock(mu_);
   while (!stop_cv_.wait_for(lock, silent > 0 ? std::chrono::milliseconds(0) : kProbeInterval,
                             [this] { return stopping_; })) {
     if (!instance_) {
       restart();  // the last rebuild failed: try again
+      continue;
+    }
+    // A plaintext probe of a TLS port would be a failed handshake (and an error line) every
+    // second; there gRPC's own "Failed accept4" line is the signal (grpc_log.hpp).
+    if (tls()) {
+      const std::uint64_t failures = grpc_accept_failures();
+      if (failures == accept_failures_seen) continue;
+      accept_failures_seen = failures;
+      spdlog::warn("control: the gRPC server stopped accepting connections on {}; rebuilding it", shown());
+      restart();
       continue;
     }
     const ProbeTarget target = instance_->probe;
@@ -348,6 +404,8 @@ void ControlServer::watch() {
     restart();
   }
 }
+
+bool ControlServer::tls() const noexcept { return options_.tls() && !is_unix(address_); }
 
 std::string ControlServer::shown() const {
   if (is_unix(address_) || port_ == 0) return address_;

@@ -2,9 +2,9 @@
 //
 // Owns the grpc::Server (and its threads) serving relay.v1.RelayControl, the standard health
 // service (grpc.health.v1.Health, "" and "relay.v1.RelayControl") and server reflection.
-// Address forms: "127.0.0.1:50051", "[::1]:50051", "unix:/path". There is no authentication:
-// anyone who can connect can add and remove destinations, so keep it on loopback or a unix
-// socket whose directory only the right users can reach.
+// Address forms: "127.0.0.1:50051", "[::1]:50051", "unix:/path". Transport security (TLS,
+// mutual TLS) and who may call what come from ControlSecurity (docs/SECURITY.md); a unix socket
+// gets ControlOptions' mode (0600 unless told otherwise) and group before anyone can connect.
 //
 // Two things gRPC does not do by itself are done here (issue #9):
 //  - a unix socket path is claimed, not taken: if a live server answers on it, start() refuses;
@@ -12,6 +12,7 @@
 //  - gRPC stops accepting for good after one accept() failure (EMFILE: no descriptor free). A
 //    watchdog thread connects to the control address every kProbeInterval; when the server
 //    stops answering (twice in a row) it is rebuilt on the same address, logged and counted.
+//    On a TLS port it watches gRPC's "Failed accept4" log line instead (grpc_log.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -26,6 +27,8 @@
 #include <string>
 #include <thread>
 
+#include "control_options.hpp"
+#include "control_security.hpp"
 #include "control_service.hpp"
 #include "relay_api.hpp"
 
@@ -41,8 +44,9 @@ class ControlServer {
   // Calls in flight when the server is rebuilt get this long to finish.
   static constexpr std::chrono::milliseconds kRestartGrace{500};
 
-  // Does not listen yet. `api` must outlive this object.
-  ControlServer(RelayApi& api, std::string address);
+  // Does not listen yet. `api` (and `security`, if given) must outlive this object. Without
+  // `security`: plaintext, open to whoever connects, unix sockets mode 0600.
+  ControlServer(RelayApi& api, std::string address, const ControlSecurity* security = nullptr);
   ~ControlServer();  // shutdown() if still running
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -73,15 +77,19 @@ class ControlServer {
   };
 
   std::unique_ptr<Instance> listen_tcp(const std::string& address);
+  std::unique_ptr<grpc::Server> build_private(const std::string& address, Instance& in);
   std::unique_ptr<Instance> listen_unix(bool replace_ours);
   void release_unix_path();
   void watch();
   bool serving_probe_fails();
   void restart();
   std::string shown() const;  // the address with the bound port (for log lines)
+  bool tls() const noexcept;  // this server speaks TLS
 
   RelayApi& api_;
   std::string address_;
+  const ControlSecurity* security_;
+  ControlOptions options_;
   int port_ = 0;
   std::optional<UnixClaim> unix_;  // set once the unix path is ours
   std::uint64_t unix_binds_ = 0;   // names each bind's temporary path

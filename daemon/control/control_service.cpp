@@ -7,7 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include "control_caller.hpp"
 #include "control_convert.hpp"
+#include "printable.hpp"
 #include "status_code_name.hpp"
 
 namespace relay {
@@ -48,29 +50,37 @@ std::string message_naming_field(const ApiError& e) {
   throw ApiError(ApiCode::invalid_argument, std::move(msg), std::move(field));
 }
 
-// Reads are routine (a watcher polling for a destination that is gone); changes are not.
-enum class Kind { read, change };
+std::variant<Identity, Refusal> authorize(const ControlSecurity* security, const CallerFacts& caller, Role role) {
+  if (security) return security->authorize(caller, role);
+  static const AccessPolicy open = AccessPolicy::open();
+  return open.authorize(caller, role);
+}
 
-// Runs one request body, turning whatever it throws into the status the client sees, and logs
-// one line per refusal.
+grpc::Status refusal_status(const Refusal& r) {
+  return grpc::Status(r.kind == Refusal::Kind::unauthenticated ? grpc::StatusCode::UNAUTHENTICATED
+                                                               : grpc::StatusCode::PERMISSION_DENIED,
+                      r.message);
+}
+
+// Turns whatever a request body throws into the status the client sees.
 template <typename Body>
-grpc::Status run(const grpc::ServerContext& ctx, std::string_view method, Kind kind, Body&& body) {
-  grpc::Status status;
+grpc::Status run_body(Body&& body) {
   try {
     body();
     return grpc::Status::OK;
   } catch (const ApiError& e) {
-    status = grpc::Status(to_grpc(e.code()), message_naming_field(e));
+    return grpc::Status(to_grpc(e.code()), message_naming_field(e));
   } catch (const EndpointError& e) {
     // parse_endpoint only ever sees the request's address.
-    status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("address: ") + e.what());
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("address: ") + e.what());
   } catch (const std::exception& e) {
-    status = grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
   }
-  const auto level = kind == Kind::change ? spdlog::level::info : spdlog::level::debug;
-  spdlog::log(level, "control: {} from {} refused: {}: {}", method, ctx.peer(), status_code_name(status.error_code()),
-              status.error_message());
-  return status;
+}
+
+std::string outcome(const grpc::Status& status) {
+  if (status.ok()) return "OK";
+  return std::string(status_code_name(status.error_code())) + ": " + printable(status.error_message(), 200);
 }
 
 // The RelayApi deadline for a call: the client's, or kDefaultDeadline (+ `extra`) when it set none.
@@ -95,9 +105,8 @@ std::chrono::nanoseconds to_nanos(const google::protobuf::Duration& d, const std
     refuse(field, "not a valid Duration (nanos must be within +-999999999 and have the sign of seconds)");
   }
   if (d.seconds() < 0 || d.nanos() < 0) refuse(field, "must not be negative");
-  if (d.seconds() > std::chrono::duration_cast<std::chrono::seconds>(kLongestDeadline).count()) {
-    refuse(field, "longer than 24h");
-  }
+  const auto longest = std::chrono::duration_cast<std::chrono::seconds>(kLongestDeadline).count();
+  if (d.seconds() > longest || (d.seconds() == longest && d.nanos() > 0)) refuse(field, "longer than 24h");
   return std::chrono::seconds{d.seconds()} + std::chrono::nanoseconds{d.nanos()};
 }
 
@@ -196,6 +205,30 @@ class WatcherSlot {
 
 }  // namespace
 
+// Every call: who is calling, may they, then the body. Changes (role admin) leave one audit line
+// whatever the outcome; refused reads one debug line (a watcher polling for a destination that
+// is gone is routine).
+template <typename Body>
+grpc::Status ControlService::run(const grpc::ServerContext& ctx, std::string_view method, Role role, Body&& body,
+                                 const std::string& what, const pb::Destination* changed) {
+  const CallerFacts caller = caller_facts(ctx);
+  const auto who = authorize(security_, caller, role);
+  const auto* id = std::get_if<Identity>(&who);
+  const grpc::Status status = id ? run_body([&] { body(*id, caller); }) : refusal_status(std::get<Refusal>(who));
+  const std::string name = id                                   ? id->name
+                           : std::get<Refusal>(who).who.empty() ? "unauthenticated"
+                                                                : std::get<Refusal>(who).who;
+  if (role == Role::admin) {
+    const std::string detail = status.ok() && changed ? " (id " + std::to_string(changed->id()) + ")" : "";
+    spdlog::info("audit: {} from {}: {} {} -> {}{}", printable(name, 160), printable(caller.peer, 80), method, what,
+                 outcome(status), detail);
+  } else if (!status.ok()) {
+    spdlog::debug("control: {} by {} from {} refused: {}", method, printable(name, 160), printable(caller.peer, 80),
+                  outcome(status));
+  }
+  return status;
+}
+
 void ControlService::shutdown() noexcept {
   {
     std::lock_guard lock(mu_);
@@ -211,24 +244,34 @@ bool ControlService::stopping() const {
 
 grpc::Status ControlService::AddDestination(grpc::ServerContext* ctx, const pb::AddDestinationRequest* req,
                                             pb::Destination* resp) {
-  return run(*ctx, "AddDestination", Kind::change,
-             [&] { to_proto(api_.add_destination(from_proto(*req), call_deadline(*ctx)), *resp); });
+  return run(
+      *ctx, "AddDestination", Role::admin,
+      [&](const Identity&, const CallerFacts&) {
+        to_proto(api_.add_destination(from_proto(*req), call_deadline(*ctx)), *resp);
+      },
+      printable(req->address(), 160), resp);
 }
 
 grpc::Status ControlService::RemoveDestination(grpc::ServerContext* ctx, const pb::RemoveDestinationRequest* req,
                                                pb::Destination* resp) {
-  return run(*ctx, "RemoveDestination", Kind::change, [&] {
-    RemoveDestinationRequest core = drain_from_proto(*req);
-    core.id = find_target(api_, *req).id;
-    // Without a client deadline, allow for the drain on top of the default.
-    const Deadline deadline = call_deadline(*ctx, core.drain ? core.drain_timeout : milliseconds{0});
-    to_proto(api_.remove_destination(core, deadline), *resp);
-  });
+  const std::string what = req->target_case() == pb::RemoveDestinationRequest::kAddress
+                               ? printable(req->address(), 160)
+                               : "id " + std::to_string(req->id());
+  return run(
+      *ctx, "RemoveDestination", Role::admin,
+      [&](const Identity&, const CallerFacts&) {
+        RemoveDestinationRequest core = drain_from_proto(*req);
+        core.id = find_target(api_, *req).id;
+        // Without a client deadline, allow for the drain on top of the default.
+        const Deadline deadline = call_deadline(*ctx, core.drain ? core.drain_timeout : milliseconds{0});
+        to_proto(api_.remove_destination(core, deadline), *resp);
+      },
+      what + (req->drain() ? " (drain)" : ""), resp);
 }
 
 grpc::Status ControlService::ListDestinations(grpc::ServerContext* ctx, const pb::ListDestinationsRequest*,
                                               pb::ListDestinationsResponse* resp) {
-  return run(*ctx, "ListDestinations", Kind::read, [&] {
+  return run(*ctx, "ListDestinations", Role::read, [&](const Identity&, const CallerFacts&) {
     auto all = api_.destinations();
     std::ranges::sort(all, {}, &DestinationSnapshot::id);
     for (const auto& d : all) to_proto(d, *resp->add_destinations());
@@ -237,20 +280,32 @@ grpc::Status ControlService::ListDestinations(grpc::ServerContext* ctx, const pb
 
 grpc::Status ControlService::GetDestination(grpc::ServerContext* ctx, const pb::GetDestinationRequest* req,
                                             pb::Destination* resp) {
-  return run(*ctx, "GetDestination", Kind::read, [&] { to_proto(find_target(api_, *req), *resp); });
+  return run(*ctx, "GetDestination", Role::read,
+             [&](const Identity&, const CallerFacts&) { to_proto(find_target(api_, *req), *resp); });
 }
 
 grpc::Status ControlService::GetStats(grpc::ServerContext* ctx, const pb::GetStatsRequest*, pb::Stats* resp) {
-  return run(*ctx, "GetStats", Kind::read, [&] { to_proto(api_.stats(), *resp); });
+  return run(*ctx, "GetStats", Role::read, [&](const Identity&, const CallerFacts&) { to_proto(api_.stats(), *resp); });
 }
 
 grpc::Status ControlService::GetInfo(grpc::ServerContext* ctx, const pb::GetInfoRequest*, pb::Info* resp) {
-  return run(*ctx, "GetInfo", Kind::read, [&] { to_proto(api_.info(), *resp); });
+  return run(*ctx, "GetInfo", Role::read, [&](const Identity& who, const CallerFacts& caller) {
+    to_proto(api_.info(), *resp);
+    resp->mutable_caller()->set_identity(who.name);
+    resp->mutable_caller()->set_role(role_name(who.role));
+    resp->mutable_caller()->set_peer(caller.peer);
+    if (security_) {
+      const auto& o = security_->config();
+      resp->mutable_security()->set_tls(o.tls());
+      resp->mutable_security()->set_client_certificates_required(o.mutual_tls());
+      resp->mutable_security()->set_credentials_required(!o.token_file.empty());
+    }
+  });
 }
 
 grpc::Status ControlService::WatchStats(grpc::ServerContext* ctx, const pb::WatchStatsRequest* req,
                                         grpc::ServerWriter<pb::Stats>* writer) {
-  return run(*ctx, "WatchStats", Kind::read, [&] {
+  return run(*ctx, "WatchStats", Role::read, [&](const Identity&, const CallerFacts&) {
     const milliseconds interval = watch_interval(*req);
     const WatcherSlot slot(watchers_);
     stream_stats(*ctx, interval, *writer);

@@ -1,8 +1,9 @@
 // control_service: the relay.v1.RelayControl gRPC service, a thin translation of RelayApi.
 //
-// It validates request fields, converts proto ↔ core, passes the call's deadline on, and maps
-// ApiError codes to gRPC status codes. It holds no relay state of its own: everything comes
-// from the RelayApi, which must outlive it.
+// It checks who the caller is and whether its role allows the call (access_policy.hpp), validates
+// request fields, converts proto ↔ core, passes the call's deadline on, maps ApiError codes to
+// gRPC status codes, and writes the audit line of every change, allowed or not. It holds no relay state of its own:
+// everything comes from the RelayApi, which must outlive it.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "control_security.hpp"
 #include "relay/v1/relay.grpc.pb.h"
 #include "relay_api.hpp"
 
@@ -25,7 +27,8 @@ class ControlService final : public relay::v1::RelayControl::Service {
   // Deadline passed to RelayApi when the client set none.
   static constexpr std::chrono::seconds kDefaultDeadline{30};
 
-  explicit ControlService(RelayApi& api) : api_(api) {}
+  // Without `security` every caller is admin (tests, and relayd before it had access control).
+  explicit ControlService(RelayApi& api, const ControlSecurity* security = nullptr) : api_(api), security_(security) {}
 
   // Ends every WatchStats stream (with UNAVAILABLE) within one poll interval and refuses new
   // ones, so that grpc::Server::Shutdown does not wait on them. Idempotent, thread-safe.
@@ -52,7 +55,12 @@ class ControlService final : public relay::v1::RelayControl::Service {
   bool wait_until(grpc::ServerContext& ctx, std::chrono::steady_clock::time_point until);
   bool stopping() const;
 
+  template <typename Body>
+  grpc::Status run(const grpc::ServerContext& ctx, std::string_view method, Role role, Body&& body,
+                   const std::string& what = {}, const relay::v1::Destination* changed = nullptr);
+
   RelayApi& api_;
+  const ControlSecurity* security_;
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;         // guarded by mu_

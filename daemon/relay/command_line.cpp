@@ -34,6 +34,7 @@ struct RawOptions {
   std::size_t rcvbuf = 32 * kMiB;
   int coalesce_us = 500;
   bool queue_bytes_given = false;
+  std::string socket_mode = "0600";
 };
 
 // CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
@@ -68,6 +69,44 @@ void add_seconds(CLI::App& app, const std::string& name, double& value, const st
 // Help text for a size option: what the parser checks, with the binary suffixes people type.
 std::string size_text(std::string_view range, std::string_view default_value) {
   return fmt::format("SIZE {}={}", range, default_value);
+}
+
+// The control plane's address and protection (docs/SECURITY.md).
+void add_control_options(CLI::App& app, RawOptions& raw, std::string& control, ControlOptions& o) {
+  const char* group = "Control plane (docs/SECURITY.md)";
+  app.add_option("--control", control, "gRPC control address: HOST:PORT, unix:/path, or none")
+      ->capture_default_str()
+      ->group(group);
+  const auto file = CLI::ExistingFile;
+  app.add_option("--control-tls-cert", o.tls_cert, "PEM certificate chain: the control port speaks TLS")
+      ->check(file)
+      ->group(group);
+  app.add_option("--control-tls-key", o.tls_key, "PEM private key of --control-tls-cert")->check(file)->group(group);
+  app.add_option("--control-tls-client-ca", o.tls_client_ca,
+                 "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
+      ->check(file)
+      ->group(group);
+  app.add_option("--control-token-file", o.token_file,
+                 "named bearer tokens and certificate subjects with their role (read, admin); every call "
+                 "but health then needs one (relayd certs token NAME)")
+      ->check(file)
+      ->group(group);
+  app.add_flag("--control-insecure", o.insecure,
+               "allow plaintext control on a non-loopback address (anyone who reaches it can manage relayd)")
+      ->group(group);
+  app.add_option("--control-socket-mode", raw.socket_mode, "mode of a unix: control socket, octal")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            return s.size() >= 3 && s.size() <= 4 && s.find_first_not_of("01234567") == std::string::npos &&
+                           std::stoul(s, nullptr, 8) <= 0777
+                       ? std::string()
+                       : std::string("an octal mode from 000 to 0777, e.g. 0660");
+          },
+          "MODE"))
+      ->capture_default_str()
+      ->group(group);
+  app.add_option("--control-socket-group", o.socket_group, "group of a unix: control socket (default relayd's)")
+      ->group(group);
 }
 
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
@@ -128,11 +167,33 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("--max-destinations", cfg.client.max_destinations, "Most destinations at once")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  app.add_option("--control", cfg.control, "gRPC control address: HOST:PORT, unix:/path, or none")
-      ->capture_default_str();
+  add_control_options(app, raw, cfg.control, cfg.control_options);
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+}
+
+// "127.0.0.1:50051", "[::1]:50051", "localhost:50051": only this host can connect.
+bool loopback_control(const std::string& address) {
+  if (address.starts_with("unix:")) return true;
+  const auto colon = address.rfind(':');
+  std::string host = address.substr(0, colon == std::string::npos ? address.size() : colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+void resolve_control(const RawOptions& raw, std::string& control, ControlOptions& o) {
+  if (control == "none") control.clear();
+  o.socket_mode = static_cast<mode_t>(std::stoul(raw.socket_mode, nullptr, 8));
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    throw EndpointError("--control-tls-cert and --control-tls-key go together");
+  if (!o.tls() && o.mutual_tls()) throw EndpointError("--control-tls-client-ca needs --control-tls-cert");
+  if (!control.empty() && !o.tls() && !o.insecure && !loopback_control(control))
+    throw EndpointError(
+        fmt::format("refusing to serve control on {} without TLS: anyone who can reach it could add a destination and "
+                    "receive every message; give --control-tls-cert and --control-tls-key (relayd certs init), or "
+                    "--control-insecure if only trusted hosts can reach it",
+                    control));
 }
 
 // Segments grow with --max-message-size, so a large message size can outgrow a budget that is
@@ -163,7 +224,7 @@ void resolve(const RawOptions& raw, Config& cfg) {
   cfg.queue.max_queue_bytes = raw.max_queue_bytes;
   cfg.queue.max_cursors = cfg.client.max_destinations;
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
-  if (cfg.control == "none") cfg.control.clear();
+  resolve_control(raw, cfg.control, cfg.control_options);
   cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "background_config.hpp"
+#include "control_options.hpp"
 #include "egress_config.hpp"
 #include "endpoint.hpp"
 #include "ingest_config.hpp"
@@ -25,6 +26,7 @@ struct Config {
   BackgroundConfig background;
   double drain_timeout = 5.0;             // s
   std::string control = kDefaultControl;  // empty: no control service
+  ControlOptions control_options;
   std::string log_level = "info";
 };
 

@@ -612,10 +612,11 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
     EXPECT_TRUE(r.err.starts_with("relayctl: cannot reach relayd at " + nobody + ": ")) << describe(r);
   }
 
-  // relayd logged the refused changes, one line each.
-  EXPECT_TRUE(relayd_->wait_for_line("control: AddDestination from .* refused: ALREADY_EXISTS", 5s));
-  EXPECT_TRUE(relayd_->wait_for_line("control: AddDestination from .* refused: RESOURCE_EXHAUSTED", 5s));
-  EXPECT_TRUE(relayd_->wait_for_line("control: RemoveDestination from .* refused: NOT_FOUND", 5s));
+  // relayd audited the refused changes, one line each, with who asked and from where.
+  EXPECT_TRUE(
+      relayd_->wait_for_line("audit: anonymous from ipv4:127.0.0.1:[0-9]+: AddDestination .* -> ALREADY_EXISTS", 5s));
+  EXPECT_TRUE(relayd_->wait_for_line("audit: anonymous from .*: AddDestination .* -> RESOURCE_EXHAUSTED", 5s));
+  EXPECT_TRUE(relayd_->wait_for_line("audit: anonymous from .*: RemoveDestination .* -> NOT_FOUND", 5s));
 
   // Unchanged: the same destinations, and it still relays to both.
   const auto after = json<pb::ListDestinationsResponse>({"dest", "ls"});

@@ -100,8 +100,8 @@ bool interval_valid(const pb::WatchStatsRequest& r) {
   const auto& d = r.interval();
   if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999'999'999) return false;
   if (d.seconds() == 0 && d.nanos() == 0) return true;
-  // The service's own ceiling (undocumented; "longer than 24h" goes by whole seconds).
-  if (d.seconds() > 24 * 3600) return false;
+  // At most 24h, to the nanosecond (relay.proto).
+  if (d.seconds() > 24 * 3600 || (d.seconds() == 24 * 3600 && d.nanos() > 0)) return false;
   return d.seconds() > 0 || d.nanos() >= 100'000'000;
 }
 
