@@ -133,7 +133,10 @@ void Connection::established() {
   if (ever_connected_) shared_.counters.reconnects.add();
   ever_connected_ = true;
   show(DestinationState::connected);
-  spdlog::info("destination {} connected", shared_.endpoint.str());
+  if (tls_)
+    spdlog::info("destination {} connected ({})", shared_.endpoint.str(), tls_->agreed());
+  else
+    spdlog::info("destination {} connected", shared_.endpoint.str());
   ev_io_set(&read_, fd_, EV_READ);
   ev_io_start(loop_, &read_);
   want_writable(false);

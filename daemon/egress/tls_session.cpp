@@ -27,6 +27,8 @@ TlsSession::TlsSession(const TlsContext& ctx, int fd) : ssl_(SSL_new(ctx.ctx()))
 
 TlsSession::~TlsSession() { SSL_free(ssl_); }
 
+std::string TlsSession::agreed() const { return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_); }
+
 void TlsSession::close_notify() noexcept {
   ERR_clear_error();
   SSL_shutdown(ssl_);  // one try: WANT_WRITE or an error just means the peer does not get it

@@ -52,6 +52,8 @@ class TlsSession {
   void close_notify() noexcept;
 
   const std::string& error() const noexcept { return error_; }
+  // "TLSv1.3 TLS_AES_256_GCM_SHA384": what the handshake agreed, for the connected log line.
+  std::string agreed() const;
 
  private:
   TlsStep classify(int ret);

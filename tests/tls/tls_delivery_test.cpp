@@ -97,6 +97,7 @@ TEST(TlsDeliveryTest, PresentsTheClientCertificateWhenRequired) {
   RelaydProcess relayd(relayd_args("udp@127.0.0.1:0", {dest}));
   ASSERT_TRUE(relayd.wait_ready());
   ASSERT_TRUE(sink.wait_for_connections(1, 10s));
+  EXPECT_TRUE(relayd.wait_for_line("connected \\(TLSv1\\.[23] ", 5s)) << "the connected line names the protocol";
   UdpSender sender(relayd.udp_port());
   ASSERT_TRUE(sender.send_paced(make_payloads(0, 500, 100), [&] { return sink.count(); }));
   ASSERT_TRUE(sink.wait_for_count(500, 10s));
