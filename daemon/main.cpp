@@ -110,6 +110,9 @@ int run(relay::Config cfg) {
   fit_connections_to_open_file_limit(cfg, raise_open_file_limit());
   const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Ignored until here (main), so a HUP during start-up cannot kill relayd; back to the default
+  // now that it is blocked, because sigwait() never sees a signal whose action is SIG_IGN.
+  signal(SIGHUP, SIG_DFL);
   relay::Relay relay(cfg);  // binds the listeners: a taken port fails here, before any thread runs
   // Bound before the relay's threads start, so a taken control port also fails fast; started
   // after the signal mask is set, so gRPC's threads inherit it. Calls that arrive before
@@ -137,6 +140,7 @@ int run(relay::Config cfg) {
 int main(int argc, char** argv) {
   // A destination that resets must never kill the relay; writes also pass MSG_NOSIGNAL.
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);  // see run(): a HUP before the mask is set must not kill relayd
   // `relayd certs ...` is a tool that makes keys, not the daemon.
   if (argc > 1 && std::string_view(argv[1]) == "certs") return relay::certs::run_certs_command(argc - 1, argv + 1);
   relay::Config cfg;
