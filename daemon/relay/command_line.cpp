@@ -1,6 +1,7 @@
 #include "command_line.hpp"
 
 #include "segment.hpp"
+#include "tls_context.hpp"
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -112,7 +113,9 @@ void add_control_options(CLI::App& app, RawOptions& raw, std::string& control, C
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("LISTEN", raw.listen, "Where messages come in: udp@HOST:PORT or tcp@HOST:PORT (lp32le frames)")
       ->capture_default_str();
-  app.add_option("DEST", raw.destinations, "Destinations: tcp@HOST:PORT[?framing=lp32le|lp32be|line|raw]");
+  app.add_option("DEST", raw.destinations,
+                 "Destinations: tcp@HOST:PORT[?framing=lp32le|lp32be|line|raw], or "
+                 "tls@HOST:PORT[?framing=F&ca=PEM&sni=NAME&cert=PEM&key=PEM&verify=0]");
   app.add_option("--listen", raw.extra_listeners,
                  "Another listener besides LISTEN (repeatable), e.g. --listen udp@[::1]:2008")
       ->allow_extra_args(false);  // one address per --listen: later words stay LISTEN and DEST
@@ -213,7 +216,10 @@ void resolve(const RawOptions& raw, Config& cfg) {
   for (const auto& d : raw.destinations) {
     Endpoint ep = parse_endpoint(d, true);
     if (ep.transport != Transport::tcp)
-      throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT", d));
+      throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT or tls@HOST:PORT", d));
+    // A TLS destination's files (CA, certificate, key) are read and checked now, so a bad one is
+    // a usage error before anything binds, like a bad address.
+    if (ep.tls) TlsContext::build(ep);
     cfg.destinations.push_back(std::move(ep));
   }
   if (cfg.client.destination.reconnect_max < cfg.client.destination.reconnect_min)

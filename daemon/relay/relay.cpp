@@ -118,7 +118,7 @@ Endpoint Relay::resolve_destination(const std::string& address) {
 DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Deadline deadline) {
   Endpoint ep = resolve_destination(req.address);
   if (ep.transport != Transport::tcp)
-    throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT", "address");
+    throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT or tls@HOST:PORT", "address");
   if (req.framing) ep.framing = *req.framing;
   refuse_own_address(ep);
   try {
