@@ -27,9 +27,14 @@ std::string strip_comment(const std::string& line) {
   return hash == std::string::npos ? line : line.substr(0, hash);
 }
 
+std::string uid_name(uid_t uid) { return "uid:" + std::to_string(uid); }
+
+// The open policy: whoever reached the socket is admin (the address, a unix socket's mode and
+// group, or mutual TLS was the gate); the name says what is known. No uid, root included, is
+// special: with a token file only the uids it lists count.
 Identity anonymous_identity(const CallerFacts& caller) {
   if (caller.cert_subject) return {"cert:" + *caller.cert_subject, Role::admin};
-  if (caller.uid) return {"uid:" + std::to_string(*caller.uid), Role::admin};
+  if (caller.uid) return {uid_name(*caller.uid), Role::admin};
   return {"anonymous", Role::admin};
 }
 
@@ -107,7 +112,13 @@ std::variant<Identity, Refusal> AccessPolicy::authenticate(const CallerFacts& ca
   }
   if (caller.uid) {
     for (const auto& e : uids_)
-      if (e.credential == *caller.uid) return Identity{"uid:" + std::to_string(*caller.uid), e.role};
+      if (e.credential == *caller.uid) return Identity{uid_name(*caller.uid), e.role};
+    // The kernel vouches for the uid, so the audit names it, but the token file does not list it.
+    return Refusal{Refusal::Kind::unauthenticated,
+                   "credentials required: " + uid_name(*caller.uid) +
+                       " is not in the token file; send an `authorization: Bearer TOKEN` header (relayctl "
+                       "--token-file)",
+                   uid_name(*caller.uid)};
   }
   return Refusal{Refusal::Kind::unauthenticated,
                  "credentials required: an `authorization: Bearer TOKEN` header (relayctl --token-file) or a "

@@ -13,6 +13,11 @@
 //   relayctl   admin  cert:CN=relayctl         a verified client certificate's subject (RFC 2253)
 //   ops        admin  uid:1000                 a unix-socket caller's uid (SO_PEERCRED)
 //
+// A bearer token, when sent, decides alone (a wrong one is refused even from a listed
+// certificate or uid). A unix-socket caller's uid comes from the kernel (unix_peer.hpp); one the
+// file does not list is refused as unauthenticated, named uid:N for the audit. No uid, root
+// included, has a privilege of its own.
+//
 // `relayd certs token NAME --role ROLE` makes a token and prints its line.
 #pragma once
 
@@ -32,7 +37,7 @@ const char* role_name(Role role) noexcept;
 
 // What the transport and the metadata say about a caller; gathered per call (control_caller).
 struct CallerFacts {
-  std::string peer;                         // "ipv4:127.0.0.1:51000", "unix:", ...
+  std::string peer;                         // "ipv4:127.0.0.1:51000", "unix:/p uid=1000 pid=42", ...
   std::optional<std::string> bearer_token;  // from `authorization: Bearer ...`
   std::optional<std::string> cert_subject;  // a client certificate TLS verified
   std::optional<uid_t> uid;                 // a unix-socket caller's uid
@@ -46,7 +51,7 @@ struct Identity {
 struct Refusal {
   enum class Kind { unauthenticated, permission_denied } kind;
   std::string message;
-  std::string who;  // the caller's identity when it is known (permission_denied)
+  std::string who;  // the caller's identity when it is known (permission_denied, an unlisted uid)
 };
 
 class AccessPolicy {

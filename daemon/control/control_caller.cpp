@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "printable.hpp"
+#include "unix_peer.hpp"
 
 namespace relay {
 
@@ -35,6 +36,12 @@ std::optional<std::string> cert_subject(const grpc::ServerContext& context) {
 CallerFacts caller_facts(const grpc::ServerContext& context) {
   CallerFacts facts;
   facts.peer = context.peer();
+  // A connection relayd accepted on its unix socket: gRPC calls it "fd:N"; the kernel told the
+  // uid at accept time.
+  if (const auto peer = find_unix_peer(facts.peer)) {
+    facts.uid = peer->uid;
+    facts.peer = peer->text();
+  }
   facts.bearer_token = bearer_token(context);
   facts.cert_subject = cert_subject(context);
   return facts;

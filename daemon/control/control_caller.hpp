@@ -1,5 +1,5 @@
 // control_caller: what one gRPC call tells about its caller (peer, bearer token, verified client
-// certificate), for the access policy and the audit log.
+// certificate, a unix-socket caller's uid), for the access policy and the audit log.
 #pragma once
 
 #include <string>

@@ -1,6 +1,5 @@
 #include "control_server.hpp"
 
-#include <grp.h>
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "grpc_log.hpp"
+#include "unix_listener.hpp"
 
 namespace relay {
 
@@ -146,22 +146,6 @@ int connect_unix(const std::string& path) {
   return connect(fd.get(), reinterpret_cast<const sockaddr*>(&t.addr), t.len) == 0 ? 0 : errno;
 }
 
-// The socket file's group and mode as configured; the reason when they cannot be set.
-std::string set_owner_and_mode(const std::string& path, const ControlOptions& o) {
-  if (!o.socket_group.empty()) {
-    std::vector<char> buf(16384);
-    group g{};
-    group* found = nullptr;
-    if (getgrnam_r(o.socket_group.c_str(), &g, buf.data(), buf.size(), &found) != 0 || found == nullptr)
-      return "no group named " + o.socket_group;
-    if (chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0)
-      return "cannot give the socket to group " + o.socket_group + ": " + std::strerror(errno);
-  }
-  if (chmod(path.c_str(), o.socket_mode) != 0)
-    return std::string("cannot set the socket's mode: ") + std::strerror(errno);
-  return {};
-}
-
 enum class Probe { answered, silent, unknown };
 
 // Waits for `events` on fd in short slices so that shutdown need not wait for a probe.
@@ -217,8 +201,10 @@ std::unique_ptr<grpc::Server> build(const std::string& address, const ControlSec
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Unix sockets stay plaintext: the socket's mode and owner are their gate.
   const bool tls = security && security->config().tls() && !is_unix(address);
-  builder.AddListeningPort(address, tls ? security->server_credentials() : grpc::InsecureServerCredentials(),
-                           &selected);
+  // No address: a unix socket, whose connections UnixListener hands over one by one.
+  if (!address.empty())
+    builder.AddListeningPort(address, tls ? security->server_credentials() : grpc::InsecureServerCredentials(),
+                             &selected);
   // No request of the API needs more than a few hundred bytes (an address is at most 512): a
   // bigger one is refused by gRPC before any of it is parsed, logged or echoed.
   builder.SetMaxReceiveMessageSize(ControlServer::kMaxRequestBytes);
@@ -228,7 +214,7 @@ std::unique_ptr<grpc::Server> build(const std::string& address, const ControlSec
   builder.experimental().SetInterceptorCreators(std::move(counters));
   auto server = builder.BuildAndStart();
   // A failed bind shows as a null server or, for TCP, a selected port of 0.
-  if (server && !is_unix(address) && selected == 0) {
+  if (server && !address.empty() && selected == 0) {
     server->Shutdown();
     server.reset();
   }
@@ -288,48 +274,19 @@ std::unique_ptr<ControlServer::Instance> ControlServer::listen_tcp(const std::st
   return in;
 }
 
-// gRPC creates the socket with the process's umask; under a permissive one (umask 000: mode
-// 0777) anyone could connect in the moment before the chmod. So the umask is tightened around the
-// bind. It is process-wide, but relayd creates no other files, so nothing else sees it.
-std::unique_ptr<grpc::Server> ControlServer::build_private(const std::string& address, Instance& in) {
-  const mode_t before = umask(0177);
-  int selected = 0;
-  auto server = build(address, security_, *in.service, in.relay_calls, selected);
-  umask(before);
-  return server;
-}
-
-// gRPC unlinks a unix socket path before it binds (taking it from whoever serves there) and
-// again when it stops (even if the path is no longer its socket). So the server binds a private
-// name in the same directory, which is then hard-linked to the path: link() fails if the path
-// exists, so claiming it is atomic, and gRPC's own unlinks only ever hit the private name.
-std::unique_ptr<ControlServer::Instance> ControlServer::listen_unix(bool replace_ours) {
-  const std::string path = unix_path(address_);
-  const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, std::max<std::size_t>(slash, 1));
-  const std::string tmp =
-      (dir == "/" ? "" : dir) + "/.relayd-control-" + std::to_string(getpid()) + "-" + std::to_string(++unix_binds_);
-  if (tmp.size() >= sizeof(sockaddr_un::sun_path)) cannot_listen(address_, "the path is too long");
+// relayd listens on the unix socket itself (unix_listener.hpp: gRPC's own unix listener tells
+// nothing about the caller); the gRPC server has no port of its own and is handed each connection.
+std::unique_ptr<ControlServer::Instance> ControlServer::listen_unix() {
+  unix_ = std::make_unique<UnixListener>(address_, unix_path(address_), options_);
   auto in = std::make_unique<Instance>();
   in->service = std::make_unique<ControlService>(api_, security_);
-  in->server = build_private("unix:" + tmp, *in);
-  if (!in->server) return nullptr;
-  if (const std::string why = set_owner_and_mode(tmp, options_); !why.empty()) {
-    unlink(tmp.c_str());
-    stop(in->server, *in->service, in->relay_calls, std::chrono::milliseconds(0));
-    cannot_listen(address_, why);
+  int selected = 0;
+  in->server = build("", security_, *in->service, in->relay_calls, selected);
+  if (!in->server) {
+    unix_.reset();
+    return nullptr;
   }
-  const int linked = replace_ours ? rename(tmp.c_str(), path.c_str()) : link(tmp.c_str(), path.c_str());
-  const int link_errno = errno;
-  unlink(tmp.c_str());
-  struct stat st {};
-  if (linked != 0 || stat(path.c_str(), &st) != 0) {
-    stop(in->server, *in->service, in->relay_calls, std::chrono::milliseconds(0));
-    if (link_errno == EEXIST) another_relayd(address_);
-    cannot_listen(address_, std::strerror(link_errno));
-  }
-  unix_ = UnixClaim{path, st.st_dev, st.st_ino};
-  in->probe = unix_probe_target(path);
+  unix_->start(*in->server);
   return in;
 }
 
@@ -351,8 +308,8 @@ void ControlServer::start() {
       spdlog::info("control: removing the stale socket {} (nothing listens on it)", path);
       unlink(path.c_str());
     }
-    instance_ = listen_unix(false);
-    if (!instance_) cannot_listen(address_, "cannot bind the socket (does its directory exist and is it writable?)");
+    instance_ = listen_unix();
+    if (!instance_) cannot_listen(address_, "cannot start the gRPC server");
   } else {
     instance_ = listen_tcp(address_);
     if (!instance_) cannot_listen(address_, "address in use?");
@@ -367,10 +324,11 @@ void ControlServer::start() {
   } else {
     spdlog::info("control: listening on {}", address_);
   }
-  watchdog_ = std::thread([this] { watch(); });
+  // On a unix socket relayd accepts itself and recovers from a failed accept by itself.
+  if (!is_unix(address_)) watchdog_ = std::thread([this] { watch(); });
 }
 
-// Two silent probes in a row: one could be a moment when every gRPC thread is busy. The second
+// TCP only. Two silent probes in a row: one could be a moment when every gRPC thread is busy. The second
 // follows the first at once, so a dead server is rebuilt within kProbeInterval + 2 kProbeTimeout.
 void ControlServer::watch() {
   int silent = 0;
@@ -419,16 +377,7 @@ void ControlServer::restart() {
     instance_.reset();
   }
   try {
-    if (is_unix(address_)) {
-      // Only our own socket is replaced: if the path is gone or another's, a new link is tried
-      // (and fails with EEXIST if someone else now serves there).
-      struct stat st {};
-      const bool ours =
-          unix_ && stat(unix_->path.c_str(), &st) == 0 && st.st_dev == unix_->dev && st.st_ino == unix_->ino;
-      instance_ = listen_unix(ours);
-    } else {
-      instance_ = listen_tcp(shown());
-    }
+    instance_ = listen_tcp(shown());
   } catch (const std::exception& e) {
     spdlog::warn("control: rebuilding the gRPC server failed: {}", e.what());
     return;
@@ -442,14 +391,6 @@ void ControlServer::restart() {
   spdlog::warn("control: gRPC server rebuilt on {} (restart {})", shown(), n);
 }
 
-void ControlServer::release_unix_path() {
-  if (!unix_) return;
-  struct stat st {};
-  if (stat(unix_->path.c_str(), &st) == 0 && st.st_dev == unix_->dev && st.st_ino == unix_->ino)
-    unlink(unix_->path.c_str());
-  unix_.reset();
-}
-
 void ControlServer::shutdown(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(mu_);
@@ -460,9 +401,10 @@ void ControlServer::shutdown(std::chrono::milliseconds grace) {
   stop_cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
   if (!instance_ && !unix_) return;  // never started
+  if (unix_) unix_->stop();          // no connection is handed to a server being stopped
   if (instance_) stop(instance_->server, *instance_->service, instance_->relay_calls, grace);
   instance_.reset();
-  release_unix_path();
+  unix_.reset();  // closes the socket and removes the path while it is still ours
   const auto n = restarts();
   if (n > 0)
     spdlog::info("control: stopped (the server was rebuilt {} times)", n);

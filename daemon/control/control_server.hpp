@@ -9,8 +9,9 @@
 // Two things gRPC does not do by itself are done here (issue #9):
 //  - a unix socket path is claimed, not taken: if a live server answers on it, start() refuses;
 //    a stale socket file is replaced; at exit the path is removed only while it is still ours.
+//    relayd accepts on it itself (UnixListener), so each caller's uid is known (issue #10).
 //  - gRPC stops accepting for good after one accept() failure (EMFILE: no descriptor free). A
-//    watchdog thread connects to the control address every kProbeInterval; when the server
+//    watchdog thread connects to a TCP control address every kProbeInterval; when the server
 //    stops answering (twice in a row) it is rebuilt on the same address, logged and counted.
 //    On a TLS port it watches gRPC's "Failed accept4" log line instead (grpc_log.hpp).
 #pragma once
@@ -31,6 +32,7 @@
 #include "control_security.hpp"
 #include "control_service.hpp"
 #include "relay_api.hpp"
+#include "unix_listener.hpp"
 
 namespace relay {
 
@@ -69,17 +71,9 @@ class ControlServer {
 
  private:
   struct Instance;  // one grpc::Server with its service and its count of relay calls
-  // A unix socket file this process bound, identified by device and inode.
-  struct UnixClaim {
-    std::string path;
-    dev_t dev = 0;
-    ino_t ino = 0;
-  };
 
   std::unique_ptr<Instance> listen_tcp(const std::string& address);
-  std::unique_ptr<grpc::Server> build_private(const std::string& address, Instance& in);
-  std::unique_ptr<Instance> listen_unix(bool replace_ours);
-  void release_unix_path();
+  std::unique_ptr<Instance> listen_unix();
   void watch();
   bool serving_probe_fails();
   void restart();
@@ -91,8 +85,7 @@ class ControlServer {
   const ControlSecurity* security_;
   ControlOptions options_;
   int port_ = 0;
-  std::optional<UnixClaim> unix_;  // set once the unix path is ours
-  std::uint64_t unix_binds_ = 0;   // names each bind's temporary path
+  std::unique_ptr<UnixListener> unix_;  // a unix: address's socket, once the path is ours
 
   std::mutex mu_;  // guards instance_ and stopping_ between shutdown() and the watchdog
   std::condition_variable stop_cv_;

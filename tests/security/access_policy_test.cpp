@@ -40,6 +40,9 @@ TEST(AccessPolicy, OpenPolicyMakesEveryCallerAdminAndNamesWhatIsKnown) {
   EXPECT_EQ(identity(policy.authorize(c, Role::admin)).name, "anonymous");
   c.cert_subject = "CN=relayctl";
   EXPECT_EQ(identity(policy.authorize(c, Role::admin)).name, "cert:CN=relayctl");
+  CallerFacts u;  // a unix-socket caller: the socket's mode was the gate
+  u.uid = 1000;
+  EXPECT_EQ(identity(policy.authorize(u, Role::admin)).name, "uid:1000");
 }
 
 TEST(AccessPolicy, TokensGiveTheirRole) {
@@ -74,7 +77,16 @@ TEST(AccessPolicy, CertificateSubjectsAndUidsMapToRoles) {
   u.uid = 1000;
   EXPECT_EQ(identity(policy.authorize(u, Role::read)).name, "uid:1000");
   EXPECT_EQ(refusal(policy.authorize(u, Role::admin)), Refusal::Kind::permission_denied);
+  // Root is no exception: unlisted, it is unauthenticated, and the refusal still names it.
   u.uid = 0;
+  const auto root = policy.authorize(u, Role::read);
+  EXPECT_EQ(refusal(root), Refusal::Kind::unauthenticated);
+  if (const auto* r = std::get_if<Refusal>(&root)) {
+    EXPECT_EQ(r->who, "uid:0");
+  }
+  // A token decides alone: a listed uid that sends a wrong one is refused.
+  u.uid = 1000;
+  u.bearer_token = "not-in-the-file";
   EXPECT_EQ(refusal(policy.authorize(u, Role::read)), Refusal::Kind::unauthenticated);
 }
 
