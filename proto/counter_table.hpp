@@ -23,7 +23,8 @@
   X(dropped_bad_frame_bytes, "bytes",                                                                           \
     "bytes dropped with a connection closed on a bad frame: its header and all read after")                     \
   X(connections_refused, "connections", "TCP ingest connections closed at once: --max-connections were open")   \
-  X(connections_closed_idle, "connections", "TCP ingest connections closed after --ingest-idle-timeout unused")
+  X(connections_closed_idle, "connections", "TCP ingest connections closed after --ingest-idle-timeout unused") \
+  X(tls_handshake_failures, "events", "tls@ ingest connections closed on a failed TLS handshake")
 
 #define RELAY_DESTINATION_COUNTERS(X)                                                                     \
   X(sent_messages, "messages", "messages fully written to the destination's socket")                      \
