@@ -36,17 +36,7 @@ void TlsSession::close_notify() noexcept {
 }
 
 // SSL_get_error needs an empty error queue before the call it explains: each call clears it.
-TlsStep TlsSession::classify(int ret) {
-  const int err = errno;
-  const int code = SSL_get_error(ssl_, ret);
-  switch (code) {
-    case SSL_ERROR_WANT_READ: return TlsStep::want_read;
-    case SSL_ERROR_WANT_WRITE: return TlsStep::want_write;
-    default: break;
-  }
-  error_ = tls_failure_reason(ssl_, code, err);
-  return code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && err == 0) ? TlsStep::closed : TlsStep::failed;
-}
+TlsStep TlsSession::classify(int ret) { return tls_step_of(ssl_, ret, error_); }
 
 TlsStep TlsSession::handshake() {
   ERR_clear_error();

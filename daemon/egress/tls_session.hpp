@@ -10,18 +10,11 @@
 #include <string>
 
 #include "tls_context.hpp"
+#include "tls_step.hpp"
 
 struct ssl_st;
 
 namespace relay {
-
-enum class TlsStep {
-  done,        // finished
-  want_read,   // call again when the socket is readable
-  want_write,  // call again when the socket is writable
-  closed,      // the peer ended the session or the connection (error() says how)
-  failed,      // a TLS or socket error (error() says which)
-};
 
 class TlsSession {
  public:
