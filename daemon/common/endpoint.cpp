@@ -101,8 +101,10 @@ std::uint16_t parse_port(std::string_view text, std::string_view port) {
   return static_cast<std::uint16_t>(value);
 }
 
-// The options a tls@ destination takes besides framing (see endpoint.hpp).
+// The options a tls@ destination takes besides framing, and those a tls@ listener takes (see
+// endpoint.hpp).
 constexpr std::string_view kTlsOptions = "framing=F, ca=/PATH, sni=NAME, cert=/PATH, key=/PATH or verify=0|1";
+constexpr std::string_view kTlsListenerOptions = "cert=/PATH, key=/PATH or client_ca=/PATH";
 
 void set_path(std::string_view text, std::string_view key, std::string_view value, std::string& out) {
   if (!value.starts_with('/')) fail(text, fmt::format("{}= needs an absolute path, not \"{}\"", key, value));
@@ -130,7 +132,7 @@ void set_verify(std::string_view text, std::string_view value, TlsOptions& tls) 
   tls.verify = value == "1";
 }
 
-// One tls@ option; false when `key` is not one.
+// One tls@ destination option; false when `key` is not one.
 bool apply_tls_option(std::string_view text, std::string_view key, std::string_view value, TlsOptions& tls) {
   if (key == "ca") return set_path(text, key, value, tls.ca), true;
   if (key == "cert") return set_path(text, key, value, tls.cert), true;
@@ -140,34 +142,52 @@ bool apply_tls_option(std::string_view text, std::string_view key, std::string_v
   return false;
 }
 
-bool is_tls_key(std::string_view key) {
-  return key == "ca" || key == "cert" || key == "key" || key == "sni" || key == "verify";
+// One tls@ listener option; false when `key` is not one.
+bool apply_tls_listener_option(std::string_view text, std::string_view key, std::string_view value, TlsOptions& tls) {
+  if (key == "cert") return set_path(text, key, value, tls.cert), true;
+  if (key == "key") return set_path(text, key, value, tls.key), true;
+  if (key == "client_ca") return set_path(text, key, value, tls.client_ca), true;
+  return false;
 }
 
-// One "key=value" option of a tcp or tls destination.
-void apply_option(std::string_view text, std::string_view opt, Endpoint& ep) {
+bool is_tls_key(std::string_view key) {
+  return key == "ca" || key == "cert" || key == "key" || key == "sni" || key == "verify" || key == "client_ca";
+}
+
+void set_framing(std::string_view text, std::string_view value, bool destination, Endpoint& ep) {
+  if (!destination) fail(text, "a listener reads lp32le frames; framing= applies to destinations only");
+  try {
+    ep.framing = parse_framing(value);
+  } catch (const EndpointError& e) {
+    fail(text, e.what());
+  }
+}
+
+// A TLS option `key` that `ep` does not take: which side it belongs to.
+[[noreturn]] void misplaced_tls_option(std::string_view text, std::string_view key) {
+  if (key == "client_ca") fail(text, "option \"client_ca\" applies only to tls@ listeners");
+  fail(text, fmt::format("option \"{}\" applies only to tls@ destinations", key));
+}
+
+// One "key=value" option of a tcp or tls destination or of a tls listener.
+void apply_option(std::string_view text, std::string_view opt, bool destination, Endpoint& ep) {
+  const std::string_view expected = !destination ? kTlsListenerOptions : ep.tls ? kTlsOptions : "framing=F";
   const auto eq = opt.find('=');
   const std::string_view key = opt.substr(0, eq);
-  if (eq == std::string_view::npos)
-    fail(text, fmt::format("unknown option \"{}\" (expected {})", opt, ep.tls ? kTlsOptions : "framing=F"));
+  if (eq == std::string_view::npos) fail(text, fmt::format("unknown option \"{}\" (expected {})", opt, expected));
   const std::string_view value = opt.substr(eq + 1);
-  if (key == "framing") {
-    try {
-      ep.framing = parse_framing(value);
-    } catch (const EndpointError& e) {
-      fail(text, e.what());
-    }
-    return;
-  }
+  if (key == "framing") return set_framing(text, value, destination, ep);
   if (value.empty() && is_tls_key(key)) fail(text, fmt::format("option \"{}\" has no value", key));
-  if (ep.tls && apply_tls_option(text, key, value, *ep.tls)) return;
-  if (is_tls_key(key)) fail(text, fmt::format("option \"{}\" applies only to tls@ destinations", key));
-  fail(text, fmt::format("unknown option \"{}\" (expected {})", opt, ep.tls ? kTlsOptions : "framing=F"));
+  const bool applied = destination ? ep.tls && apply_tls_option(text, key, value, *ep.tls)
+                                   : apply_tls_listener_option(text, key, value, *ep.tls);
+  if (applied) return;
+  if (is_tls_key(key)) misplaced_tls_option(text, key);
+  fail(text, fmt::format("unknown option \"{}\" (expected {})", opt, expected));
 }
 
-// "framing=F" for every tcp destination, the TLS options for tls@ ones; '&'-separated, each at
-// most once.
-void apply_options(std::string_view text, std::string_view options, Endpoint& ep) {
+// "framing=F" for every tcp destination, the TLS options for tls@ ones and for tls@ listeners;
+// '&'-separated, each at most once.
+void apply_options(std::string_view text, std::string_view options, bool destination, Endpoint& ep) {
   if (!options.empty() && ep.transport != Transport::tcp) fail(text, "options apply only to tcp destinations");
   std::vector<std::string_view> seen;
   while (!options.empty()) {
@@ -178,10 +198,12 @@ void apply_options(std::string_view text, std::string_view options, Endpoint& ep
     if (std::find(seen.begin(), seen.end(), key) != seen.end())
       fail(text, fmt::format("option \"{}\" given twice", key));
     seen.push_back(key);
-    apply_option(text, opt, ep);
+    apply_option(text, opt, destination, ep);
   }
-  if (ep.tls && ep.tls->cert.empty() != ep.tls->key.empty())
-    fail(text, "a client certificate needs both cert= and key=");
+  if (!ep.tls) return;
+  if (!destination && (ep.tls->cert.empty() || ep.tls->key.empty()))
+    fail(text, "a tls@ listener needs cert= and key= (its certificate and private key)");
+  if (ep.tls->cert.empty() != ep.tls->key.empty()) fail(text, "a client certificate needs both cert= and key=");
 }
 
 // A tls@ destination named by a DNS name checks that name unless sni= says another.
@@ -268,14 +290,14 @@ Endpoint parse_endpoint(std::string_view text, bool destination) {
   ep.transport = p.transport;
   ep.port = parse_port(text, p.port);
   ep.host = std::string(p.host);
-  if (!p.options.empty() && !destination) fail(text, "options (\"?...\") are not allowed on a listener");
-  if (p.tls && !destination) fail(text, "tls@ is for destinations only (a TLS listener is not supported)");
+  if (!p.options.empty() && !destination && !p.tls)
+    fail(text, "options (\"?...\") are not allowed on a listener (except tls@'s)");
   if (p.tls) ep.tls = TlsOptions{};
   // A listener may ask the kernel for a port; a peer cannot be reached on port 0.
   if (destination && ep.transport == Transport::tcp && ep.port == 0) fail(text, "port 0 cannot be connected to");
-  apply_options(text, p.options, ep);
+  apply_options(text, p.options, destination, ep);
   resolve(text, p, ep);
-  default_sni(text, p, ep);
+  if (destination) default_sni(text, p, ep);
   return ep;
 }
 
@@ -312,6 +334,7 @@ std::string Endpoint::str() const {
     if (!tls->sni.empty()) options.push_back("sni=" + tls->sni);
     if (!tls->cert.empty()) options.push_back("cert=" + tls->cert);
     if (!tls->key.empty()) options.push_back("key=" + tls->key);
+    if (!tls->client_ca.empty()) options.push_back("client_ca=" + tls->client_ca);
     if (!tls->verify) options.push_back("verify=0");
   }
   if (!options.empty()) out += fmt::format("?{}", fmt::join(options, "&"));

@@ -12,6 +12,11 @@
 //                            both or neither), verify=0 (no verification; verify=1 is the default).
 //                            Paths are absolute; the files are read when the destination is added
 //                            (egress/tls_context.hpp), not here.
+//   tls@HOST:PORT?cert=/CERT.pem&key=/KEY.pem[&client_ca=/CA.pem]
+//                            a TLS listener (ingest, lp32le frames inside TLS): its certificate
+//                            chain and key (both required); with client_ca=, clients must present
+//                            a certificate signed by that CA (mutual TLS). No other option. The
+//                            files are read when the listener is created (ingest/tls_server_context.hpp).
 // HOST is an IPv4 address, a bracketed IPv6 address ([::1]) or a name resolved once at parse time
 // (localhost). Parsing throws EndpointError with a one-line reason naming the bad part.
 // Thread: any; parse_endpoint may block in the resolver, so it runs at start-up (main thread) or
@@ -42,13 +47,14 @@ std::string_view to_string(Framing f) noexcept;
 // Throws EndpointError on an unknown name.
 Framing parse_framing(std::string_view name);
 
-// A tls@ destination's options, as written (validated in form only; see the syntax above).
+// A tls@ address's options, as written (validated in form only; see the syntax above).
 struct TlsOptions {
-  std::string ca;    // absolute path, or empty: the system's trust store
-  std::string sni;   // empty: HOST is an address literal, checked as an IP
-  std::string cert;  // absolute paths, both set or both empty
+  std::string ca;    // destinations: absolute path, or empty: the system's trust store
+  std::string sni;   // destinations: empty: HOST is an address literal, checked as an IP
+  std::string cert;  // absolute paths; destinations: both set or both empty, listeners: both set
   std::string key;
-  bool verify = true;
+  std::string client_ca;  // listeners: absolute path, or empty: no client certificate asked for
+  bool verify = true;     // destinations
   bool operator==(const TlsOptions&) const = default;
 };
 
@@ -62,24 +68,24 @@ struct Endpoint {
   std::string host;  // as written, without brackets
   std::uint16_t port = 0;
   Framing framing = Framing::lp32le;
-  std::optional<TlsOptions> tls;  // set for tls@ destinations (transport is then tcp)
+  std::optional<TlsOptions> tls;  // set for tls@ destinations and listeners (transport is then tcp)
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
 
   // Canonical text: "tcp@127.0.0.1:2009", with "?framing=line" when not the default; a tls@
-  // destination shows every option that is set, in a fixed order (framing, ca, sni, cert, key,
-  // verify), and its sni even when it came from HOST, so the text parses back to the same peer
-  // and the same checks.
+  // address shows every option that is set, in a fixed order (framing, ca, sni, cert, key,
+  // client_ca, verify), and a destination's sni even when it came from HOST, so the text parses
+  // back to the same peer (or listener) and the same checks.
   std::string str() const;
   int family() const noexcept { return addr.ss_family; }
   // The same address with another port (in `port` and in `addr`).
   void set_port(std::uint16_t p) noexcept;
 };
 
-// Parses and resolves. `destination` is false for listeners: no "?framing=", and port 0 (the
-// kernel picks one) is allowed. A v4-mapped IPv6 address becomes its IPv4 address, a scoped
-// IPv6 address ("[fe80::1%eth0]") carries its interface's index, so each peer has one
-// canonical text. Control characters are refused, and error messages escape what they repeat.
+// Parses and resolves. `destination` is false for listeners: no "?framing=", options only on
+// tls@ (cert=, key=, client_ca=), and port 0 (the kernel picks one) is allowed. A v4-mapped IPv6 address becomes its
+// IPv4 address, a scoped IPv6 address ("[fe80::1%eth0]") carries its interface's index, so each peer has one canonical
+// text. Control characters are refused, and error messages escape what they repeat.
 Endpoint parse_endpoint(std::string_view text, bool destination = true);
 
 }  // namespace relay

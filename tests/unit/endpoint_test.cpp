@@ -263,9 +263,63 @@ TEST(TlsEndpoint, BadOptionsAreRefusedNamingThem) {
               HasSubstr("unknown option \"colour=blue\" (expected framing=F, ca="));
   EXPECT_THAT(error_of("tcp@127.0.0.1:1?ca=/a"), HasSubstr("option \"ca\" applies only to tls@ destinations"));
   EXPECT_THAT(error_of("tls@127.0.0.1:0"), HasSubstr("port 0"));
-  EXPECT_THAT(error_of("tls@127.0.0.1:1", false), HasSubstr("tls@ is for destinations only"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?client_ca=/a"),
+              HasSubstr("option \"client_ca\" applies only to tls@ listeners"));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?client_ca=/a"),
+              HasSubstr("option \"client_ca\" applies only to tls@ listeners"));
   EXPECT_THAT(error_of("tls@127.0.0.1:1?ca=/a\x01"), HasSubstr("control character"));
   EXPECT_THAT(error_of("ftp@127.0.0.1:1"), HasSubstr("expected udp, tcp or tls"));
+}
+
+// A tls@ listener: its certificate and key, optionally a CA its clients' certificates must be
+// signed by; the canonical text parses back to the same listener.
+TEST(TlsListenerEndpoint, TakesCertKeyAndClientCa) {
+  const Endpoint ep = parse_endpoint("tls@127.0.0.1:0?client_ca=/ca.pem&key=/k.pem&cert=/c.pem", false);
+  EXPECT_EQ(ep.transport, Transport::tcp);
+  ASSERT_TRUE(ep.tls);
+  EXPECT_EQ(ep.tls->cert, "/c.pem");
+  EXPECT_EQ(ep.tls->key, "/k.pem");
+  EXPECT_EQ(ep.tls->client_ca, "/ca.pem");
+  EXPECT_EQ(ep.port, 0);  // a listener may ask the kernel for a port
+  const std::string canonical = "tls@127.0.0.1:0?cert=/c.pem&key=/k.pem&client_ca=/ca.pem";
+  EXPECT_EQ(ep.str(), canonical);
+  EXPECT_EQ(parse_endpoint(canonical, false).str(), canonical);
+  EXPECT_EQ(*parse_endpoint(canonical, false).tls, *ep.tls);
+  EXPECT_EQ(parse_endpoint("tls@127.0.0.1:1?cert=/c.pem&key=/k.pem", false).str(),
+            "tls@127.0.0.1:1?cert=/c.pem&key=/k.pem");
+}
+
+// No default name check on a listener: its HOST is where it binds, not a peer's name.
+TEST(TlsListenerEndpoint, AHostNameSetsNoSni) {
+  const Endpoint ep = parse_endpoint("tls@localhost:1?cert=/c.pem&key=/k.pem", false);
+  ASSERT_TRUE(ep.tls);
+  EXPECT_EQ(ep.tls->sni, "");
+  EXPECT_EQ(parse_endpoint(ep.str(), false).str(), ep.str());
+}
+
+TEST(TlsListenerEndpoint, BadOptionsAreRefusedNamingThem) {
+  EXPECT_THAT(error_of("tls@127.0.0.1:1", false), HasSubstr("a tls@ listener needs cert= and key="));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c.pem", false), HasSubstr("a tls@ listener needs cert= and key="));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?key=/k.pem&client_ca=/ca.pem", false),
+              HasSubstr("a tls@ listener needs cert= and key="));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=c.pem&key=/k.pem", false), HasSubstr("cert= needs an absolute path"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&client_ca=ca.pem", false),
+              HasSubstr("client_ca= needs an absolute path, not \"ca.pem\""));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&client_ca=", false),
+              HasSubstr("option \"client_ca\" has no value"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&cert=/d", false), HasSubstr("option \"cert\" given twice"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&ca=/ca.pem", false),
+              HasSubstr("option \"ca\" applies only to tls@ destinations"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&sni=a.example", false),
+              HasSubstr("option \"sni\" applies only to tls@ destinations"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&verify=0", false),
+              HasSubstr("option \"verify\" applies only to tls@ destinations"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&framing=line", false),
+              HasSubstr("framing= applies to destinations only"));
+  EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&colour=blue", false),
+              HasSubstr("unknown option \"colour=blue\" (expected cert=/PATH, key=/PATH or client_ca=/PATH)"));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?cert=/c&key=/k", false), HasSubstr("not allowed on a listener"));
+  EXPECT_THAT(error_of("udp@127.0.0.1:1?cert=/c&key=/k", false), HasSubstr("not allowed on a listener"));
 }
 
 TEST(Framing, NamesRoundTrip) {
