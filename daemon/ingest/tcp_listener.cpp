@@ -9,16 +9,33 @@
 #include <memory>
 #include <vector>
 
+#include "tls_server_session.hpp"
+
 namespace relay {
 
 // One accepted ingest connection: its watcher and the bytes of a frame not yet complete.
 struct TcpListener::Connection {
   ev_io io{};
   int fd = -1;
-  std::string peer;         // for log lines
-  FrameReader frames;       // memory follows what arrived (frame_reader.hpp)
-  ev_tstamp last_read = 0;  // the loop's clock at accept or at the last read
+  int events = EV_READ;                   // what `io` waits for: EV_WRITE only while TLS needs to write
+  std::string peer;                       // for log lines
+  FrameReader frames;                     // memory follows what arrived (frame_reader.hpp)
+  std::unique_ptr<TlsServerSession> tls;  // tls@ listeners only
+  ev_tstamp last_read = 0;                // the loop's clock at accept or at the last read
   TcpListener* owner = nullptr;
+};
+
+// What one receive call brought: bytes, nothing yet, or the end of the stream.
+struct TcpListener::Received {
+  enum class End { none, closed, failed };
+  std::size_t bytes = 0;
+  End end = End::none;
+  std::string why;  // failed: the system's or TLS's reason
+
+  static Received got(std::size_t n) { return {n, End::none, {}}; }
+  static Received nothing() { return got(0); }
+  static Received closed() { return {0, End::closed, {}}; }
+  static Received failed(std::string reason) { return {0, End::failed, std::move(reason)}; }
 };
 
 namespace {
@@ -36,7 +53,10 @@ std::string peer_name(const sockaddr_storage& addr) {
 
 TcpListener::TcpListener(const Endpoint& ep, Queue& queue, const IngestConfig& cfg,
                          const std::function<void()>& on_published)
-    : Listener(ep, queue, cfg, on_published), max_connections_(cfg.max_connections), idle_timeout_(cfg.idle_timeout) {
+    : Listener(ep, queue, cfg, on_published),
+      max_connections_(cfg.max_connections),
+      idle_timeout_(cfg.idle_timeout),
+      tls_(ep.tls ? TlsServerContext::build(ep) : nullptr) {
   try {
     open_socket();
   } catch (...) {
@@ -144,6 +164,7 @@ bool TcpListener::accept_one() {
   c->peer = peer_name(addr);
   c->last_read = ev_now(loop_);
   c->owner = this;
+  if (tls_) c->tls = std::make_unique<TlsServerSession>(*tls_, fd);
   ev_io_init(&c->io, &TcpListener::on_readable, fd, EV_READ);
   c->io.data = c.get();
   ev_io_start(loop_, &c->io);
@@ -194,31 +215,87 @@ void TcpListener::pause_accepting() {
 }
 
 // One read per wake-up (the watcher is level-triggered), then every complete frame in the
-// buffer is appended and published together.
+// buffer is appended and published together. TLS may hold the rest of a record it decrypted,
+// with nothing left on the socket to wake us: that is read at once.
 void TcpListener::read_ready(Connection& c) {
-  const std::span<std::byte> room = c.frames.room();
+  if (c.tls && !c.tls->established() && !shake_hands(c)) return;
+  bool more = true;
+  while (more) {
+    const Received r = receive(c, c.frames.room());
+    if (r.end != Received::End::none) return stream_ended(c, r);
+    if (r.bytes == 0) return;
+    c.frames.received(r.bytes);
+    c.last_read = ev_now(loop_);
+    const bool good = parse_frames(c, now_ns());
+    end_batch();
+    if (!good) return close_connection(c);
+    c.frames.shrink();
+    more = c.tls && c.tls->pending();
+  }
+}
+
+TcpListener::Received TcpListener::receive(Connection& c, std::span<std::byte> room) {
+  if (c.tls) return receive_tls(c, room);
   const ssize_t n = ::read(c.fd, room.data(), room.size());
-  if (n == 0) {
+  if (n > 0) return Received::got(static_cast<std::size_t>(n));
+  if (n == 0) return Received::closed();
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Received::nothing();
+  return Received::failed(std::strerror(errno));
+}
+
+TcpListener::Received TcpListener::receive_tls(Connection& c, std::span<std::byte> room) {
+  const TlsServerSession::Read r = c.tls->read(room);
+  watch(c, r.step == TlsStep::want_write ? EV_WRITE : EV_READ);
+  switch (r.step) {
+    case TlsStep::done: return Received::got(r.bytes);
+    case TlsStep::want_read:
+    case TlsStep::want_write: return Received::nothing();
+    case TlsStep::closed: return Received::closed();
+    case TlsStep::failed: break;
+  }
+  return Received::failed(c.tls->error());
+}
+
+// The peer closed, or the connection failed: a frame it cut is lost, counted.
+void TcpListener::stream_ended(Connection& c, const Received& r) {
+  if (r.end == Received::End::failed) {
+    counters_.receive_errors.add();
+    spdlog::debug("listener {}: connection from {} failed: {}", name_, c.peer, r.why);
+  } else {
     spdlog::debug("listener {}: {} closed the connection{}", name_, c.peer,
                   c.frames.pending() > 0 ? " in the middle of a frame" : "");
-    drop_partial_frame(c);
-    close_connection(c);
-    return;
   }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    counters_.receive_errors.add();
-    spdlog::debug("listener {}: connection from {} failed: {}", name_, c.peer, std::strerror(errno));
-    drop_partial_frame(c);
-    close_connection(c);
-    return;
+  drop_partial_frame(c);
+  close_connection(c);
+}
+
+// A plaintext client, garbage, no or a wrong client certificate: that connection only ends.
+bool TcpListener::shake_hands(Connection& c) {
+  const TlsStep step = c.tls->handshake();
+  if (step == TlsStep::done) {
+    watch(c, EV_READ);
+    spdlog::debug("listener {}: TLS session with {}: {}", name_, c.peer, c.tls->agreed());
+    return true;
   }
-  c.frames.received(static_cast<std::size_t>(n));
-  c.last_read = ev_now(loop_);
-  const bool good = parse_frames(c, now_ns());
-  end_batch();
-  if (!good) return close_connection(c);
-  c.frames.shrink();
+  if (step == TlsStep::want_read || step == TlsStep::want_write) {
+    watch(c, step == TlsStep::want_write ? EV_WRITE : EV_READ);
+    return false;
+  }
+  counters_.tls_handshake_failures.add();
+  const std::int64_t now = now_ns();
+  if (handshake_log_.allow(now))
+    spdlog::warn("listener {}: TLS handshake with {} failed: {}{}", name_, c.peer, c.tls->error(),
+                 held_back(handshake_log_));
+  close_connection(c);
+  return false;
+}
+
+void TcpListener::watch(Connection& c, int events) {
+  if (c.events == events) return;
+  ev_io_stop(loop_, &c.io);
+  ev_io_set(&c.io, c.fd, events);
+  ev_io_start(loop_, &c.io);
+  c.events = events;
 }
 
 bool TcpListener::parse_frames(Connection& c, std::int64_t now) {

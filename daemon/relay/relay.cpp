@@ -35,7 +35,7 @@ Relay::Relay(const Config& cfg)
       server_(queue_, cfg.listen, cfg.ingest, [this] { client_.wake(); }) {
   queue_.set_hooks([this] { background_.pressure(); }, [this] { client_.wake(); });
   for (const auto& l : server_.listeners()) {
-    if (l.address.starts_with("tcp@")) own_.add(parse_endpoint(l.address, false));
+    if (l.address.starts_with("tcp@") || l.address.starts_with("tls@")) own_.add(parse_endpoint(l.address, false));
   }
 }
 
