@@ -1,4 +1,5 @@
-// relayd's entry point: parse the command line, start the relay, wait for SIGINT/SIGTERM.
+// relayd's entry point: parse the command line and config file, start the relay (or only check
+// the configuration: --check-config), wait for SIGINT/SIGTERM.
 // SIGHUP is taken too: its default action would kill relayd without a drain.
 #include <pthread.h>
 #include <signal.h>
@@ -135,6 +136,27 @@ int run(relay::Config cfg) {
   return 0;
 }
 
+// --check-config: the file and the flags have been parsed and every address resolved, every
+// tls@ destination's files read; the control plane's files are read and checked here as start-up
+// would (key matches certificate, token file parses). Nothing binds. Exit 0 or 2.
+int check_config(const relay::Config& cfg) {
+  if (!cfg.control.empty()) {
+    spdlog::set_level(spdlog::level::warn);  // only what is wrong: an expiring certificate, say
+    try {
+      relay::ControlSecurity security(cfg.control_options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "relayd: %s: control: %s\n", cfg.config_file.c_str(), e.what());
+      return 2;
+    }
+  }
+  const auto plural = [](std::size_t n, const char* word) {
+    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+  };
+  std::printf("relayd: %s is valid: %s, %s\n", cfg.config_file.c_str(), plural(cfg.listen.size(), "listener").c_str(),
+              plural(cfg.destinations.size(), "destination").c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,16 +165,18 @@ int main(int argc, char** argv) {
   signal(SIGHUP, SIG_IGN);  // see run(): a HUP before the mask is set must not kill relayd
   // `relayd certs ...` is a tool that makes keys, not the daemon.
   if (argc > 1 && std::string_view(argv[1]) == "certs") return relay::certs::run_certs_command(argc - 1, argv + 1);
-  relay::Config cfg;
+  relay::Invocation inv;
   try {
-    cfg = relay::parse_command_line(argc, argv);
+    inv = relay::parse_invocation(argc, argv);
   } catch (const relay::CommandLineExit& e) {
     return e.code;
   }
+  relay::Config& cfg = inv.config;
   // Logs go to stderr: stdout stays free for whatever wraps relayd.
   spdlog::set_default_logger(spdlog::stderr_color_mt("relayd"));
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (inv.check_only) return check_config(cfg);
   try {
     return run(cfg);
   } catch (const std::exception& e) {

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git clang-format-14 clang-14 libclang-rt-14-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libev-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
+  libev-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-grpc-tools
 )

@@ -1,5 +1,6 @@
 #include "command_line.hpp"
 
+#include "config_file.hpp"
 #include "segment.hpp"
 #include "tls_context.hpp"
 
@@ -9,6 +10,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
 
 namespace relay {
 
@@ -176,6 +181,46 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
       ->capture_default_str();
 }
 
+// Where each value came from, so an error about a value names it as the operator wrote it: the
+// flag, or the file's key after FILE:LINE:COLUMN. A value neither gave is named as the file
+// names it when there is a file (that is where the operator will change it), else as the flag.
+class Origins {
+ public:
+  Origins(const CLI::App& app, bool file_in_use) {
+    if (!file_in_use) return;
+    for (const auto& [key, flag] : config_file_keys())
+      if (app.count(flag) == 0) keys_[flag] = key;
+  }
+  void from_file(const FileSetting& s) { file_[s.flag] = &s; }
+  std::string name(std::string_view flag) const {
+    if (const auto it = file_.find(flag); it != file_.end()) return it->second->key;
+    if (const auto it = keys_.find(flag); it != keys_.end()) return it->second;
+    return std::string(flag);
+  }
+  // "FILE:LINE:COLUMN: " of the first of `flags` the file gave; "" when the file gave none of them.
+  std::string where(std::initializer_list<std::string_view> flags) const {
+    for (const auto flag : flags)
+      if (const auto it = file_.find(flag); it != file_.end()) return it->second->where.str() + ": ";
+    return {};
+  }
+
+ private:
+  std::map<std::string, const FileSetting*, std::less<>> file_;
+  std::map<std::string, std::string, std::less<>> keys_;  // flag -> key, for flags the command line did not give
+};
+
+// A listener or destination to parse, and where it was written ("" for the command line).
+struct Address {
+  std::string text;
+  std::string where;  // "FILE:LINE:COLUMN: listeners[0]: "
+};
+
+std::vector<Address> file_addresses(const std::vector<FileAddress>& list) {
+  std::vector<Address> out;
+  for (const auto& a : list) out.push_back({a.text, fmt::format("{}: {}: ", a.where.str(), a.key)});
+  return out;
+}
+
 // "127.0.0.1:50051", "[::1]:50051", "localhost:50051": only this host can connect.
 bool loopback_control(const std::string& address) {
   if (address.starts_with("unix:")) return true;
@@ -185,84 +230,190 @@ bool loopback_control(const std::string& address) {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
-void resolve_control(const RawOptions& raw, std::string& control, ControlOptions& o) {
+void resolve_control(const RawOptions& raw, const Origins& o, std::string& control, ControlOptions& c) {
   if (control == "none") control.clear();
-  o.socket_mode = static_cast<mode_t>(std::stoul(raw.socket_mode, nullptr, 8));
-  if (o.tls_cert.empty() != o.tls_key.empty())
-    throw EndpointError("--control-tls-cert and --control-tls-key go together");
-  if (!o.tls() && o.mutual_tls()) throw EndpointError("--control-tls-client-ca needs --control-tls-cert");
-  if (!control.empty() && !o.tls() && !o.insecure && !loopback_control(control))
-    throw EndpointError(
-        fmt::format("refusing to serve control on {} without TLS: anyone who can reach it could add a destination and "
-                    "receive every message; give --control-tls-cert and --control-tls-key (relayd certs init), or "
-                    "--control-insecure if only trusted hosts can reach it",
-                    control));
+  c.socket_mode = static_cast<mode_t>(std::stoul(raw.socket_mode, nullptr, 8));
+  const std::string cert = o.name("--control-tls-cert"), key = o.name("--control-tls-key");
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    throw UsageError(
+        fmt::format("{}{} and {} go together", o.where({"--control-tls-cert", "--control-tls-key"}), cert, key));
+  if (!c.tls() && c.mutual_tls())
+    throw UsageError(
+        fmt::format("{}{} needs {}", o.where({"--control-tls-client-ca"}), o.name("--control-tls-client-ca"), cert));
+  if (!control.empty() && !c.tls() && !c.insecure && !loopback_control(control))
+    throw UsageError(fmt::format(
+        "{}refusing to serve control on {} without TLS: anyone who can reach it could add a destination and "
+        "receive every message; give {} and {} (relayd certs init), or {} if only trusted hosts can reach it",
+        o.where({"--control"}), control, cert, key, o.name("--control-insecure")));
 }
 
 // Segments grow with --max-message-size, so a large message size can outgrow a budget that is
-// fine on its own (the default one included): the error names the flag that caused it.
-void check_budget(const RawOptions& raw, std::uint32_t max_message, std::size_t segment_bytes) {
+// fine on its own (the default one included): the error names the setting that caused it.
+void check_budget(const RawOptions& raw, const Origins& o, std::uint32_t max_message, std::size_t segment_bytes) {
   const std::size_t need = 4 * segment_bytes;
   if (raw.max_queue_bytes >= need) return;
-  throw EndpointError(
-      fmt::format("--max-message-size {} needs --max-queue-bytes of at least {} (4 segments of {} "
-                  "bytes); it is {}{}",
-                  max_message, need, segment_bytes, raw.max_queue_bytes, raw.queue_bytes_given ? "" : " by default"));
+  throw UsageError(fmt::format("{}{} {} needs {} of at least {} (4 segments of {} bytes); it is {}{}",
+                               o.where({"--max-message-size", "--max-queue-bytes"}), o.name("--max-message-size"),
+                               max_message, o.name("--max-queue-bytes"), need, segment_bytes, raw.max_queue_bytes,
+                               raw.queue_bytes_given ? "" : " by default"));
 }
 
-void resolve(const RawOptions& raw, Config& cfg) {
-  cfg.listen.push_back(parse_endpoint(raw.listen, false));
-  for (const auto& l : raw.extra_listeners) cfg.listen.push_back(parse_endpoint(l, false));
-  for (const auto& d : raw.destinations) {
-    Endpoint ep = parse_endpoint(d, true);
-    if (ep.transport != Transport::tcp)
-      throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT or tls@HOST:PORT", d));
-    // A TLS destination's files (CA, certificate, key) are read and checked now, so a bad one is
-    // a usage error before anything binds, like a bad address.
-    if (ep.tls) TlsContext::build(ep);
-    cfg.destinations.push_back(std::move(ep));
+// Every address is parsed (and resolved) even after a bad one, so one run names every bad one.
+std::vector<Endpoint> parse_addresses(const std::vector<Address>& list, bool destinations,
+                                      std::vector<std::string>& faults) {
+  std::vector<Endpoint> out;
+  for (const auto& a : list) {
+    try {
+      Endpoint ep = parse_endpoint(a.text, destinations);
+      if (destinations && ep.transport != Transport::tcp)
+        throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT or tls@HOST:PORT", a.text));
+      // A TLS destination's files (CA, certificate, key) are read and checked now, so a bad one is
+      // a usage error before anything binds, like a bad address.
+      if (ep.tls) TlsContext::build(ep);
+      out.push_back(std::move(ep));
+    } catch (const std::exception& e) {
+      faults.push_back(a.where + e.what());
+    }
   }
+  return out;
+}
+
+void resolve(const RawOptions& raw, const Origins& o, const std::vector<Address>& listeners,
+             const std::vector<Address>& destinations, Config& cfg) {
+  std::vector<std::string> faults;
+  cfg.listen = parse_addresses(listeners, false, faults);
+  cfg.destinations = parse_addresses(destinations, true, faults);
+  if (!faults.empty()) throw UsageError(faults);
   if (cfg.client.destination.reconnect_max < cfg.client.destination.reconnect_min)
-    throw EndpointError("--reconnect-max must not be below --reconnect-min");
+    throw UsageError(fmt::format("{}{} must not be below {}", o.where({"--reconnect-max", "--reconnect-min"}),
+                                 o.name("--reconnect-max"), o.name("--reconnect-min")));
   cfg.queue.max_message = cfg.ingest.max_message;
   cfg.queue.segment_bytes = segment_size_for(cfg.ingest.max_message);
-  check_budget(raw, cfg.ingest.max_message, cfg.queue.segment_bytes);
+  check_budget(raw, o, cfg.ingest.max_message, cfg.queue.segment_bytes);
   cfg.queue.max_queue_bytes = raw.max_queue_bytes;
   cfg.queue.max_cursors = cfg.client.max_destinations;
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
-  resolve_control(raw, cfg.control, cfg.control_options);
+  resolve_control(raw, o, cfg.control, cfg.control_options);
   cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
+}
+
+// CLI11 says "--max-queue-bytes: must not be negative: -5"; the file's error names the key
+// itself, so the flag goes.
+std::string without_flag(std::string what, const std::string& flag) {
+  if (what.starts_with(flag + ": ")) return what.substr(flag.size() + 2);
+  if (const auto at = what.find(flag); at != std::string::npos) what.replace(at, flag.size(), "the value");
+  return what;
+}
+
+// The file's settings, each through its flag's validators and into the value the flag fills,
+// unless the command line gave that flag (it wins). Every bad value is reported, not just the first.
+void apply_file(CLI::App& app, const ConfigFile& file, Origins& origins) {
+  std::vector<std::string> faults;
+  for (const auto& s : file.settings) {
+    CLI::Option* opt = app.get_option(s.flag);
+    if (opt->count() > 0) continue;  // given on the command line (TOML allows each key only once)
+    try {
+      opt->add_result(s.value);
+      opt->run_callback();
+      origins.from_file(s);
+    } catch (const CLI::ParseError& e) {
+      faults.push_back(fmt::format("{}: {}: {}", s.where.str(), s.key, without_flag(e.what(), s.flag)));
+      opt->clear();
+    }
+  }
+  if (!faults.empty()) throw UsageError(faults);
+}
+
+// The command line's listeners are LISTEN (udp@127.0.0.1:2008 when not given) and the
+// --listen's, as without a file; when it names none, the file's list is used if it has one.
+std::vector<Address> choose_listeners(const CLI::App& app, const RawOptions& raw, const ConfigFile* file) {
+  if (file && file->listeners && app.count("LISTEN") == 0 && app.count("--listen") == 0)
+    return file_addresses(*file->listeners);
+  std::vector<Address> out{{raw.listen, ""}};
+  for (const auto& l : raw.extra_listeners) out.push_back({l, ""});
+  return out;
+}
+
+std::vector<Address> choose_destinations(const CLI::App& app, const RawOptions& raw, const ConfigFile* file) {
+  if (file && file->destinations && app.count("DEST") == 0) return file_addresses(*file->destinations);
+  std::vector<Address> out;
+  for (const auto& d : raw.destinations) out.push_back({d, ""});
+  return out;
+}
+
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  const auto p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.string();
 }
 
 }  // namespace
 
-Config parse_command_line(int argc, const char* const* argv) {
+Invocation read_configuration(int argc, const char* const* argv) {
   CLI::App app{"relayd: receives messages over UDP (or TCP) and relays every one to every TCP destination.", "relayd"};
   app.set_version_flag("--version", RELAY_VERSION);
   app.footer(
       "Examples:\n"
       "  relayd udp@127.0.0.1:2008 tcp@127.0.0.1:2009 tcp@127.0.0.1:2010\n"
       "  relayd udp@[::1]:2008 'tcp@10.0.0.5:2003?framing=line' --max-queue-bytes 1GiB\n"
+      "  relayd --config /etc/relayd/relayd.toml --log-level debug\n"
       "Exit status: 0 after a clean shutdown, 1 when start-up fails, 2 on a usage error.");
-  Config cfg;
+  Invocation inv;
+  Config& cfg = inv.config;
   RawOptions raw;
   add_options(app, raw, cfg);
+  std::string config_path, check_path;
+  auto* config_opt = app.add_option("--config", config_path,
+                                    "TOML config file (docs/CONFIG.md); flags given here win over its keys, and "
+                                    "listeners or destinations given here replace its lists");
+  app.add_option("--check-config", check_path,
+                 "Validate this config file (with the flags given here) as start-up would, print a summary and exit: "
+                 "0 when valid, 2 otherwise; nothing binds")
+      ->excludes(config_opt);
   try {
     app.parse(argc, argv);
-    raw.queue_bytes_given = app.count("--max-queue-bytes") > 0;
-    resolve(raw, cfg);
   } catch (const CLI::CallForHelp& e) {
-    throw CommandLineExit{app.exit(e)};
+    std::ostringstream out, err;
+    throw CommandLineExit{app.exit(e, out, err), out.str(), err.str()};
   } catch (const CLI::CallForVersion& e) {
-    throw CommandLineExit{app.exit(e)};
+    std::ostringstream out, err;
+    throw CommandLineExit{app.exit(e, out, err), out.str(), err.str()};
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "relayd: %s (see relayd --help)\n", e.what());
-    throw CommandLineExit{2};
-  } catch (const EndpointError& e) {
-    std::fprintf(stderr, "relayd: %s (see relayd --help)\n", e.what());
+    throw UsageError(e.what(), true);
+  }
+  inv.check_only = !check_path.empty();
+  const std::string path = inv.check_only ? check_path : config_path;
+  std::optional<ConfigFile> file;
+  try {
+    Origins origins(app, !path.empty());
+    if (!path.empty()) {
+      file = read_config_file(path);
+      apply_file(app, *file, origins);
+      cfg.config_file = absolute_path(path);
+    }
+    raw.queue_bytes_given = app.count("--max-queue-bytes") > 0;
+    const ConfigFile* f = file ? &*file : nullptr;
+    resolve(raw, origins, choose_listeners(app, raw, f), choose_destinations(app, raw, f), cfg);
+  } catch (const UsageError& e) {
+    throw UsageError(e.faults(), path.empty());  // with a file, faults carry their place
+  }
+  return inv;
+}
+
+Invocation parse_invocation(int argc, const char* const* argv) {
+  try {
+    return read_configuration(argc, argv);
+  } catch (const CommandLineExit& e) {
+    std::fputs(e.out.c_str(), stdout);
+    std::fputs(e.err.c_str(), stderr);
+    throw;
+  } catch (const UsageError& e) {
+    for (const auto& fault : e.faults())
+      std::fprintf(stderr, "relayd: %s%s\n", fault.c_str(), e.from_command_line() ? " (see relayd --help)" : "");
     throw CommandLineExit{2};
   }
-  return cfg;
 }
+
+Config parse_command_line(int argc, const char* const* argv) { return parse_invocation(argc, argv).config; }
 
 }  // namespace relay

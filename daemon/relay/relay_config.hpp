@@ -1,5 +1,6 @@
 // relay_config: everything one running relay is told at start-up, as one plain struct
-// (filled by command_line.hpp).
+// (filled by command_line.hpp from the command line and the config file), so a reload can read
+// the file again into another one and compare.
 #pragma once
 
 #include <string>
@@ -28,6 +29,7 @@ struct Config {
   std::string control = kDefaultControl;  // empty: no control service
   ControlOptions control_options;
   std::string log_level = "info";
+  std::string config_file;  // absolute path of --config/--check-config; empty: none
 };
 
 }  // namespace relay
