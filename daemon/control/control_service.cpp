@@ -220,10 +220,10 @@ grpc::Status ControlService::run(const grpc::ServerContext& ctx, std::string_vie
                                                                 : std::get<Refusal>(who).who;
   if (role == Role::admin) {
     const std::string detail = status.ok() && changed ? " (id " + std::to_string(changed->id()) + ")" : "";
-    spdlog::info("audit: {} from {}: {} {} -> {}{}", printable(name, 160), printable(caller.peer, 80), method, what,
+    spdlog::info("audit: {} from {}: {} {} -> {}{}", printable(name, 160), printable(caller.peer, 300), method, what,
                  outcome(status), detail);
   } else if (!status.ok()) {
-    spdlog::debug("control: {} by {} from {} refused: {}", method, printable(name, 160), printable(caller.peer, 80),
+    spdlog::debug("control: {} by {} from {} refused: {}", method, printable(name, 160), printable(caller.peer, 300),
                   outcome(status));
   }
   return status;
