@@ -20,6 +20,7 @@
 #include "command_line.hpp"
 #include "control_security.hpp"
 #include "control_server.hpp"
+#include "metrics_server.hpp"
 #include "relay.hpp"
 
 namespace {
@@ -125,6 +126,11 @@ int run(relay::Config cfg) {
     control = std::make_unique<relay::ControlServer>(relay, cfg.control, security.get());
     control->start();
     relay.control_listening_on(control->port());  // no destination may point at it
+  }
+  std::unique_ptr<relay::metrics::MetricsServer> metrics;
+  if (!cfg.metrics.empty()) {  // its HTTP threads start here, with the signal mask set
+    metrics = std::make_unique<relay::metrics::MetricsServer>(relay, cfg.metrics, relay.info().version);
+    spdlog::info("metrics on http://{}/metrics", metrics->address());
   }
   relay.start();
   spdlog::info("relayd ready");

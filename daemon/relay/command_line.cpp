@@ -3,6 +3,7 @@
 #include "config_file.hpp"
 #include "segment.hpp"
 #include "tls_context.hpp"
+#include "tls_server_context.hpp"
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -42,6 +43,22 @@ struct RawOptions {
   bool queue_bytes_given = false;
   std::string socket_mode = "0600";
 };
+
+// civetweb (prometheus-cpp's HTTP server) listens on every address when given a name, so only
+// address literals are taken: a typo cannot silently widen who can scrape.
+const CLI::Validator kMetricsAddress(
+    [](std::string& v) -> std::string {
+      const auto colon = v.rfind(':');
+      const std::string host = colon == std::string::npos ? v : v.substr(0, colon);
+      const std::string port = colon == std::string::npos ? "" : v.substr(colon + 1);
+      const bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
+      const bool v4 = !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
+      const bool port_ok = !port.empty() && port.size() <= 5 &&
+                           port.find_first_not_of("0123456789") == std::string::npos && std::stoul(port) <= 65535;
+      if ((v4 || v6) && port_ok) return {};
+      return "expected IPv4:PORT or [IPv6]:PORT, e.g. 127.0.0.1:9108, not " + v;
+    },
+    "HOST:PORT");
 
 // CLI11's size parser reads "-5" into an unsigned value as a huge number; refuse the sign first.
 const CLI::Validator kNotNegative(
@@ -116,7 +133,9 @@ void add_control_options(CLI::App& app, RawOptions& raw, std::string& control, C
 }
 
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
-  app.add_option("LISTEN", raw.listen, "Where messages come in: udp@HOST:PORT or tcp@HOST:PORT (lp32le frames)")
+  app.add_option("LISTEN", raw.listen,
+                 "Where messages come in: udp@HOST:PORT, tcp@HOST:PORT (lp32le frames) or "
+                 "tls@HOST:PORT?cert=PEM&key=PEM[&client_ca=PEM] (lp32le frames inside TLS)")
       ->capture_default_str();
   app.add_option("DEST", raw.destinations,
                  "Destinations: tcp@HOST:PORT[?framing=lp32le|lp32be|line|raw], or "
@@ -176,6 +195,11 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   add_control_options(app, raw, cfg.control, cfg.control_options);
+  app.add_option(
+         "--metrics", cfg.metrics,
+         "Serve Prometheus metrics at http://HOST:PORT/metrics; HOST an IPv4 address or [IPv6] one, port 0: any "
+         "free one (docs/METRICS.md)")
+      ->check(kMetricsAddress);
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -267,9 +291,10 @@ std::vector<Endpoint> parse_addresses(const std::vector<Address>& list, bool des
       Endpoint ep = parse_endpoint(a.text, destinations);
       if (destinations && ep.transport != Transport::tcp)
         throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT or tls@HOST:PORT", a.text));
-      // A TLS destination's files (CA, certificate, key) are read and checked now, so a bad one is
-      // a usage error before anything binds, like a bad address.
-      if (ep.tls) TlsContext::build(ep);
+      // A TLS peer's files (CA, certificate, key) are read and checked now, so a bad one is a
+      // usage error before anything binds, like a bad address.
+      if (ep.tls && destinations) TlsContext::build(ep);
+      if (ep.tls && !destinations) TlsServerContext::build(ep);
       out.push_back(std::move(ep));
     } catch (const std::exception& e) {
       faults.push_back(a.where + e.what());

@@ -60,12 +60,13 @@ constexpr KeyDef kKeys[] = {
     {"control", "socket_group", "--control-socket-group", Kind::text},
     {"log", "level", "--log-level", Kind::text},
     {"log", "stats_interval", "--stats-interval", Kind::seconds},
+    {"metrics", "address", "--metrics", Kind::text},
 };
 
 constexpr std::string_view kListeners = "listeners";
 constexpr std::string_view kDestination = "destination";
 const std::vector<std::string_view> kTopLevel = {kListeners, kDestination, "queue", "ingest",
-                                                 "delivery", "control",    "log"};
+                                                 "delivery", "control",    "log",   "metrics"};
 // A [[destination]] table: the address, and its options as separate keys (endpoint.hpp).
 const std::vector<std::string_view> kDestinationKeys = {"address", "framing", "ca", "sni", "cert", "key", "verify"};
 

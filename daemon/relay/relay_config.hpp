@@ -29,6 +29,7 @@ struct Config {
   std::string control = kDefaultControl;  // empty: no control service
   ControlOptions control_options;
   std::string log_level = "info";
+  std::string metrics;      // HOST:PORT serving GET /metrics (docs/METRICS.md); empty: off
   std::string config_file;  // absolute path of --config/--check-config; empty: none
 };
 
