@@ -4,7 +4,7 @@
 Builds nothing: takes the binaries from a build directory (default build/release). Every process
 it starts is killed on exit, whatever happens. See README.md in this directory.
 """
-import argparse, json, os, re, signal, socket, subprocess, sys, threading, time
+import argparse, json, os, re, signal, socket, subprocess, sys, threading, time, urllib.request
 
 PROCS = []  # every child we started, for cleanup
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -117,12 +117,37 @@ def run_gen(binary, port, size, rate, seconds):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class Scraper:
+    """GET /metrics every `interval` seconds on its own thread, as a Prometheus server would."""
+
+    def __init__(self, relayd, interval):
+        line = relayd.wait_for(r"metrics on http://\S+/metrics", 5)
+        self.url = re.search(r"(http://\S+/metrics)", line).group(1)
+        self.interval, self.count, self.stop = interval, 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.wait(self.interval):
+            with urllib.request.urlopen(self.url, timeout=5) as r:
+                r.read()
+            self.count += 1
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join()
+        return self.count
+
+
 def rate_scenario(bins, ndest, rate, a):
     sinks = [start_sink(bins["relay_sink"], 2) for _ in range(ndest)]
-    relayd = Relayd(bins["relayd"], "udp@127.0.0.1:0", [f"tcp@127.0.0.1:{port}" for _, port in sinks],
-                    ["--max-queue-bytes", a.max_queue_bytes])
+    extra = ["--max-queue-bytes", a.max_queue_bytes] + (["--metrics", "127.0.0.1:0"] if a.scrape_interval else [])
+    relayd = Relayd(bins["relayd"], "udp@127.0.0.1:0", [f"tcp@127.0.0.1:{port}" for _, port in sinks], extra)
+    scraper = Scraper(relayd, a.scrape_interval) if a.scrape_interval else None
     cpu0 = relayd.cpu_seconds()
     gen = run_gen(bins["relay_gen"], relayd.port, a.size, rate, a.seconds)
+    if scraper:
+        print(f"  ({scraper.finish()} scrapes of /metrics during the run)", flush=True)
     results = [finish_sink(p, a.seconds + 30) for p, _ in sinks]
     cpu = relayd.cpu_seconds() - cpu0
     hwm = relayd.status_kb("VmHWM")
@@ -174,6 +199,8 @@ def main():
     ap.add_argument("--dead-seconds", type=int, default=60)
     ap.add_argument("--dead-rate", type=int, default=100000)
     ap.add_argument("--skip-dead", action="store_true")
+    ap.add_argument("--scrape-interval", type=float, default=0,
+                    help="serve --metrics and scrape it every this many seconds during each rate run (0: off)")
     a = ap.parse_args()
     a.rates = [int(r) for r in a.rates.split(",")]
     a.dests = [int(d) for d in a.dests.split(",")]
