@@ -30,6 +30,7 @@
 #include "sockets.hpp"
 #include "tcp_client.hpp"
 #include "tcp_sink.hpp"
+#include "temp_dir.hpp"
 #include "timeouts.hpp"
 #include "udp_sender.hpp"
 
@@ -170,19 +171,6 @@ TEST(ControlResilienceTest, ControlRecoversAfterDescriptorsRanOut) {
 }
 
 // A private directory for unix socket paths, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "relayd-ctl-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 bool exists(const std::string& path) {
   struct stat st {};

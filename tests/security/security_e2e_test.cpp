@@ -23,6 +23,7 @@
 #include "sockets.hpp"
 #include "subprocess.hpp"
 #include "tcp_sink.hpp"
+#include "temp_dir.hpp"
 #include "timeouts.hpp"
 #include "token_hash.hpp"
 #include "x509_issue.hpp"
@@ -35,22 +36,6 @@ namespace fs = std::filesystem;
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/relay-sec-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
 
 // `relayd certs init DIR --host ...` through the real binary.
 void certs_init(const std::string& dir, std::vector<std::string> hosts, const std::string& client = "relayctl") {

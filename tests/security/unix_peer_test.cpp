@@ -23,6 +23,7 @@
 #include "relayd_process.hpp"
 #include "subprocess.hpp"
 #include "tcp_sink.hpp"
+#include "temp_dir.hpp"
 #include "timeouts.hpp"
 #include "token_hash.hpp"
 #include "unique_fd.hpp"
@@ -39,22 +40,6 @@ bool contains(const std::string& haystack, const std::string& needle) {
 std::string escaped(const std::string& text) {
   return std::regex_replace(text, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/relay-peer-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
 
 class UnixPeerTest : public ::testing::Test {
  protected:
