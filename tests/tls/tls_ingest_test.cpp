@@ -77,15 +77,28 @@ TlsClient::Options trusting(const TestPki& pki, const Credential* client = nullp
   return o;
 }
 
-TEST(TlsIngestTest, ManyFramesOfVariedSizesArriveByteExact) {
-  constexpr std::size_t kMessages = 3000;
+// A server certificate from a test CA and the plain TCP sink relayd's tls@ listener feeds; each
+// test starts its own relayd, with the listener options and flags it needs.
+class TlsIngestTest : public ::testing::Test {
+ protected:
+  // Waits for `relayd` to be ready; its tls@ port, or 0 with a failure recorded.
+  std::uint16_t started(RelaydProcess& relayd) {
+    if (!relayd.wait_ready()) return 0;
+    const std::uint16_t port = tls_port(relayd);
+    if (port == 0) ADD_FAILURE() << "no 'listening on tls@...' line with a port";
+    return port;
+  }
+
   TestPki pki;
   const Credential server = pki.server("server", {"127.0.0.1"});
-  TcpSink sink(Framing::lp32le);
+  TcpSink sink{Framing::lp32le};
+};
+
+TEST_F(TlsIngestTest, ManyFramesOfVariedSizesArriveByteExact) {
+  constexpr std::size_t kMessages = 3000;
   RelaydProcess relayd(relayd_args(tls_listener(server), {destination(sink.port())}));
-  ASSERT_TRUE(relayd.wait_ready());
-  const std::uint16_t port = tls_port(relayd);
-  ASSERT_NE(port, 0) << "no 'listening on tls@...' line with a port";
+  const std::uint16_t port = started(relayd);
+  ASSERT_NE(port, 0);
 
   const auto payloads = mixed_payloads(0, kMessages);
   {
@@ -113,13 +126,9 @@ TEST(TlsIngestTest, ManyFramesOfVariedSizesArriveByteExact) {
 // Two full 16 KiB records: the first completes frame A and starts B, so the second finds the
 // reader's 16 KiB buffer 80 bytes short; those 80 stay inside OpenSSL with nothing left on the
 // socket to wake relayd. They must be read at once, not when the client sends more or leaves.
-TEST(TlsIngestTest, PlaintextHeldInsideOpensslIsReadWithoutWaitingForTheSocket) {
-  TestPki pki;
-  const Credential server = pki.server("server", {"127.0.0.1"});
-  TcpSink sink(Framing::lp32le);
+TEST_F(TlsIngestTest, PlaintextHeldInsideOpensslIsReadWithoutWaitingForTheSocket) {
   RelaydProcess relayd(relayd_args(tls_listener(server), {destination(sink.port())}));
-  ASSERT_TRUE(relayd.wait_ready());
-  const std::uint16_t port = tls_port(relayd);
+  const std::uint16_t port = started(relayd);
   ASSERT_NE(port, 0);
 
   const std::vector<std::string> payloads{make_payload(0, 16384 - 80 - 4), make_payload(1, 16384 + 80 - 4)};
@@ -130,17 +139,13 @@ TEST(TlsIngestTest, PlaintextHeldInsideOpensslIsReadWithoutWaitingForTheSocket) 
   EXPECT_EQ(sink.messages(), payloads);
 }
 
-TEST(TlsIngestTest, MutualTlsRefusesClientsWithoutACertificateFromTheCa) {
+TEST_F(TlsIngestTest, MutualTlsRefusesClientsWithoutACertificateFromTheCa) {
   constexpr std::size_t kMessages = 200;
-  TestPki pki;
   TestPki other;  // a CA relayd does not trust for clients
-  const Credential server = pki.server("server", {"127.0.0.1"});
   const Credential good = pki.client("good", "ingest-client");
   const Credential stranger = other.client("stranger", "stranger");
-  TcpSink sink(Framing::lp32le);
   RelaydProcess relayd(relayd_args(tls_listener(server, pki.ca_path()), {destination(sink.port())}));
-  ASSERT_TRUE(relayd.wait_ready());
-  const std::uint16_t port = tls_port(relayd);
+  const std::uint16_t port = started(relayd);
   ASSERT_NE(port, 0);
 
   const auto refused = mixed_payloads(1000000, 10);
@@ -185,14 +190,10 @@ TEST(TlsIngestTest, MutualTlsRefusesClientsWithoutACertificateFromTheCa) {
   }
 }
 
-TEST(TlsIngestTest, PlaintextAndGarbageAreCountedAndLeaveOtherClientsAlone) {
+TEST_F(TlsIngestTest, PlaintextAndGarbageAreCountedAndLeaveOtherClientsAlone) {
   constexpr std::size_t kHalf = 500;
-  TestPki pki;
-  const Credential server = pki.server("server", {"127.0.0.1"});
-  TcpSink sink(Framing::lp32le);
   RelaydProcess relayd(relayd_args(tls_listener(server), {destination(sink.port())}));
-  ASSERT_TRUE(relayd.wait_ready());
-  const std::uint16_t port = tls_port(relayd);
+  const std::uint16_t port = started(relayd);
   ASSERT_NE(port, 0);
 
   const auto first = mixed_payloads(0, kHalf);
@@ -232,15 +233,11 @@ TEST(TlsIngestTest, PlaintextAndGarbageAreCountedAndLeaveOtherClientsAlone) {
 
 // The limits are the tcp@ listener's: a frame over --max-message-size closes that connection,
 // a frame cut by the connection's end is counted, and the memory follows what arrives.
-TEST(TlsIngestTest, OversizedAndCutFramesAreCountedAsOverTcp) {
+TEST_F(TlsIngestTest, OversizedAndCutFramesAreCountedAsOverTcp) {
   constexpr std::size_t kMax = 4096;
-  TestPki pki;
-  const Credential server = pki.server("server", {"127.0.0.1"});
-  TcpSink sink(Framing::lp32le);
   RelaydProcess relayd(
       relayd_args(tls_listener(server), {destination(sink.port())}, {"--max-message-size", std::to_string(kMax)}));
-  ASSERT_TRUE(relayd.wait_ready());
-  const std::uint16_t port = tls_port(relayd);
+  const std::uint16_t port = started(relayd);
   ASSERT_NE(port, 0);
 
   const std::string ok = encode(Framing::lp32le, make_payload(0, 100));
@@ -275,14 +272,10 @@ TEST(TlsIngestTest, OversizedAndCutFramesAreCountedAsOverTcp) {
 
 // --max-connections counts connections still shaking hands; --ingest-idle-timeout closes one
 // that never starts its handshake.
-TEST(TlsIngestTest, ConnectionLimitAndIdleTimeoutHoldAsOverTcp) {
-  TestPki pki;
-  const Credential server = pki.server("server", {"127.0.0.1"});
-  TcpSink sink(Framing::lp32le);
+TEST_F(TlsIngestTest, ConnectionLimitAndIdleTimeoutHoldAsOverTcp) {
   RelaydProcess relayd(relayd_args(tls_listener(server), {destination(sink.port())},
                                    {"--max-connections", "1", "--ingest-idle-timeout", "1"}));
-  ASSERT_TRUE(relayd.wait_ready());
-  const std::uint16_t port = tls_port(relayd);
+  const std::uint16_t port = started(relayd);
   ASSERT_NE(port, 0);
 
   {
@@ -313,7 +306,7 @@ TEST(TlsIngestTest, ConnectionLimitAndIdleTimeoutHoldAsOverTcp) {
   EXPECT_EQ(l->u("tls_handshake_failures"), 0u) << "a refused connection never reached a handshake";
 }
 
-TEST(TlsIngestTest, BadFilesStopStartUpWithOneLineNamingThem) {
+TEST(TlsIngestStartup, BadFilesStopStartUpWithOneLineNamingThem) {
   TestPki pki;
   const Credential server = pki.server("server", {"127.0.0.1"});
   const Credential other = pki.server("other", {"127.0.0.1"});
