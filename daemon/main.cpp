@@ -22,6 +22,7 @@
 #include "control_server.hpp"
 #include "metrics_server.hpp"
 #include "relay.hpp"
+#include "service_notifier.hpp"
 
 namespace {
 
@@ -115,6 +116,8 @@ int run(relay::Config cfg) {
   // Ignored until here (main), so a HUP during start-up cannot kill relayd; back to the default
   // now that it is blocked, because sigwait() never sees a signal whose action is SIG_IGN.
   signal(SIGHUP, SIG_DFL);
+  relay::service::ServiceNotifier systemd;  // sd_notify; no-op without NOTIFY_SOCKET
+  cfg.background.on_tick = systemd.tick_hook();
   relay::Relay relay(cfg);  // binds the listeners: a taken port fails here, before any thread runs
   // Bound before the relay's threads start, so a taken control port also fails fast; started
   // after the signal mask is set, so gRPC's threads inherit it. Calls that arrive before
@@ -134,7 +137,9 @@ int run(relay::Config cfg) {
   }
   relay.start();
   spdlog::info("relayd ready");
+  systemd.ready(relay);
   const int sig = wait_for_stop_signal(signals, security.get());
+  systemd.stopping();
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   relay.release_control_callers();
   if (control) control->shutdown();

@@ -57,7 +57,9 @@ void BackgroundThread::reclaim() {
 }
 
 void BackgroundThread::on_reclaim(struct ev_loop*, ev_timer* w, int) {
-  static_cast<BackgroundThread*>(w->data)->reclaim();
+  auto* self = static_cast<BackgroundThread*>(w->data);
+  self->reclaim();
+  if (self->cfg_.on_tick) self->cfg_.on_tick();
 }
 
 void BackgroundThread::on_pressure(struct ev_loop*, ev_async* w, int) {
