@@ -45,6 +45,7 @@ std::string bytes(std::uint64_t v) { return format_bytes(static_cast<double>(v))
 
 std::string framing_name(pb::Framing f) { return enum_word(pb::Framing_Name(f), "FRAMING_"); }
 std::string state_name(pb::DestinationState s) { return enum_word(pb::DestinationState_Name(s), "DESTINATION_STATE_"); }
+std::string origin_name(pb::Origin o) { return enum_word(pb::Origin_Name(o), "ORIGIN_"); }
 
 std::string column_title(std::string_view name) {
   std::string t(name);
@@ -64,6 +65,7 @@ void print_destination(std::ostream& out, const pb::Destination& d) {
   t.add_row({"address", d.address()});
   t.add_row({"framing", framing_name(d.framing())});
   t.add_row({"state", state_name(d.state())});
+  t.add_row({"origin", origin_name(d.origin())});
   t.add_row({"cursor", count(d.cursor()), "message id"});
   t.add_row({"lag_messages", count(d.lag_messages()), "messages"});
   t.add_row({"lag_seconds", fmt::format("{:.3f}", d.lag_seconds()), "seconds"});
@@ -111,7 +113,7 @@ const Rate* find_rate(const std::map<Key, Rate>& rates, const Key& key) {
 }
 
 std::vector<Column> destination_columns(bool with_rates) {
-  std::vector<Column> c{{"ID", Align::right}, {"ADDRESS"}, {"FRAMING"}, {"STATE"}};
+  std::vector<Column> c{{"ID", Align::right}, {"ADDRESS"}, {"FRAMING"}, {"STATE"}, {"ORIGIN"}};
   if (with_rates) add_rate_columns(c, "sent_messages", "sent_bytes");
   for (const char* name : {"cursor", "lag_messages", "lag_seconds"}) c.push_back({column_title(name), Align::right});
   add_counter_columns(c, kDestinationCounterFields);
@@ -120,7 +122,8 @@ std::vector<Column> destination_columns(bool with_rates) {
 }
 
 std::vector<std::string> destination_row(const pb::Destination& d, const StatsRates* rates) {
-  std::vector<std::string> row{count(d.id()), d.address(), framing_name(d.framing()), state_name(d.state())};
+  std::vector<std::string> row{count(d.id()), d.address(), framing_name(d.framing()), state_name(d.state()),
+                               origin_name(d.origin())};
   if (rates) add_rate_cells(row, find_rate(rates->destinations, d.id()));
   for (std::string cell : {count(d.cursor()), count(d.lag_messages()), format_seconds(d.lag_seconds())}) {
     row.push_back(std::move(cell));

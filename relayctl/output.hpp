@@ -20,6 +20,7 @@ void print_json(std::ostream& out, const google::protobuf::Message& msg);
 // → "backing-off".
 std::string framing_name(relay::v1::Framing f);
 std::string state_name(relay::v1::DestinationState s);
+std::string origin_name(relay::v1::Origin o);
 
 // A table column's title: the name its value has in the API and the log, upper-cased
 // ("sent_messages" → "SENT_MESSAGES"). Counter columns come from the counter table, so a counter

@@ -50,6 +50,7 @@ void to_proto(const DestinationSnapshot& in, pb::Destination& out) {
   out.set_lag_messages(in.lag_messages);
   out.set_lag_seconds(in.lag_seconds);
   out.set_last_error(in.last_error);
+  out.set_origin(in.origin == Origin::api ? pb::ORIGIN_API : pb::ORIGIN_CONFIG);
 }
 
 void to_proto(const ListenerSnapshot& in, pb::Listener& out) {

@@ -18,6 +18,10 @@ enum class DestinationState : std::uint8_t {
 };
 std::string_view to_string(DestinationState s) noexcept;
 
+// Where a destination comes from (docs/STATE.md): the command line or config file, or the API.
+// The client thread does not know; the relay fills it in (relay.cpp).
+enum class Origin : std::uint8_t { config, api };
+
 struct DestinationSnapshot {
   std::uint64_t id = 0;  // stable for the destination's life, never reused
   std::string address;   // canonical "tcp@host:port"
@@ -28,6 +32,7 @@ struct DestinationSnapshot {
   std::uint64_t lag_messages = 0;  // tail minus cursor
   double lag_seconds = 0;          // age of the oldest message not yet written (0 when caught up)
   std::string last_error;          // most recent connection error, empty if none
+  Origin origin = Origin::config;
 };
 
 struct DestinationShared;

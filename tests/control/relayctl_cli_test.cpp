@@ -114,7 +114,7 @@ TEST_F(RelayctlCliTest, ListAsTable) {
   run({"dest", "add", "tcp@127.0.0.1:9000"});
   const auto r = run({"dest", "ls"});
   EXPECT_TRUE(std::regex_search(
-      r.out, std::regex("^ID  ADDRESS +FRAMING +STATE +CURSOR +LAG_MESSAGES +LAG_SECONDS +SENT_MESSAGES ")))
+      r.out, std::regex("^ID  ADDRESS +FRAMING +STATE +ORIGIN +CURSOR +LAG_MESSAGES +LAG_SECONDS +SENT_MESSAGES ")))
       << r.out;
   EXPECT_NE(r.out.find("tcp@127.0.0.1:9000"), std::string::npos) << r.out;
 }

@@ -193,7 +193,7 @@ TEST(Output, TablesHaveAColumnPerCounter) {
     EXPECT_NE(list.str().find(column_title(f.name)), std::string::npos) << f.name << '\n' << list.str();
   }
   for (const char* other :
-       {"ID", "ADDRESS", "FRAMING", "STATE", "CURSOR", "LAG_MESSAGES", "LAG_SECONDS", "LAST_ERROR"}) {
+       {"ID", "ADDRESS", "FRAMING", "STATE", "ORIGIN", "CURSOR", "LAG_MESSAGES", "LAG_SECONDS", "LAST_ERROR"}) {
     EXPECT_NE(list.str().find(other), std::string::npos) << other << '\n' << list.str();
   }
   EXPECT_TRUE(list.str().starts_with("ID  ADDRESS")) << list.str();
