@@ -34,6 +34,7 @@ grpc::StatusCode to_grpc(ApiCode code) noexcept {
     case ApiCode::resource_exhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case ApiCode::deadline_exceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
     case ApiCode::unavailable: return grpc::StatusCode::UNAVAILABLE;
+    case ApiCode::internal: return grpc::StatusCode::INTERNAL;
   }
   return grpc::StatusCode::UNKNOWN;
 }

@@ -18,7 +18,16 @@
 
 namespace relay {
 
-enum class ApiCode { invalid_argument, already_exists, not_found, resource_exhausted, deadline_exceeded, unavailable };
+// internal: relayd could not do its own part (the state file could not be written).
+enum class ApiCode {
+  invalid_argument,
+  already_exists,
+  not_found,
+  resource_exhausted,
+  deadline_exceeded,
+  unavailable,
+  internal
+};
 
 // A refused request. `field` names the offending request field when there is one.
 class ApiError : public std::runtime_error {

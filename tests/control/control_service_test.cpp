@@ -118,7 +118,8 @@ INSTANTIATE_TEST_SUITE_P(AllCodes, StatusMappingTest,
                                            CodeCase{ApiCode::not_found, grpc::StatusCode::NOT_FOUND},
                                            CodeCase{ApiCode::resource_exhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
                                            CodeCase{ApiCode::deadline_exceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
-                                           CodeCase{ApiCode::unavailable, grpc::StatusCode::UNAVAILABLE}));
+                                           CodeCase{ApiCode::unavailable, grpc::StatusCode::UNAVAILABLE},
+                                           CodeCase{ApiCode::internal, grpc::StatusCode::INTERNAL}));
 
 TEST_F(ControlServiceTest, ApiErrorMessageIsPrefixedWithItsField) {
   api_.fail_next(ApiError(ApiCode::invalid_argument, "port 0 is not allowed", "address"));
