@@ -200,6 +200,11 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
          "Serve Prometheus metrics at http://HOST:PORT/metrics; HOST an IPv4 address or [IPv6] one, port 0: any "
          "free one (docs/METRICS.md)")
       ->check(kMetricsAddress);
+  app.add_option("--state-dir", cfg.state_dir,
+                 "Directory where destinations added or removed through the API are kept across restarts "
+                 "(docs/STATE.md); created 0700 if missing. Without it such changes last until relayd stops");
+  app.add_flag("--reset-state", cfg.reset_state,
+               "Discard the state file of --state-dir at start-up: run the configuration's destinations only");
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -271,6 +276,15 @@ void resolve_control(const RawOptions& raw, const Origins& o, std::string& contr
         o.where({"--control"}), control, cert, key, o.name("--control-insecure")));
 }
 
+std::string absolute_path(const std::string& path);
+
+// The state directory is made absolute so its log lines and errors name it whatever the cwd.
+void resolve_state(const Origins& o, Config& cfg) {
+  if (cfg.reset_state && cfg.state_dir.empty())
+    throw UsageError(fmt::format("--reset-state needs {}: there is no state to discard", o.name("--state-dir")));
+  if (!cfg.state_dir.empty()) cfg.state_dir = absolute_path(cfg.state_dir);
+}
+
 // Segments grow with --max-message-size, so a large message size can outgrow a budget that is
 // fine on its own (the default one included): the error names the setting that caused it.
 void check_budget(const RawOptions& raw, const Origins& o, std::uint32_t max_message, std::size_t segment_bytes) {
@@ -319,6 +333,7 @@ void resolve(const RawOptions& raw, const Origins& o, const std::vector<Address>
   cfg.queue.max_cursors = cfg.client.max_destinations;
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
   resolve_control(raw, o, cfg.control, cfg.control_options);
+  resolve_state(o, cfg);
   cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
 }
 

@@ -61,12 +61,13 @@ constexpr KeyDef kKeys[] = {
     {"log", "level", "--log-level", Kind::text},
     {"log", "stats_interval", "--stats-interval", Kind::seconds},
     {"metrics", "address", "--metrics", Kind::text},
+    {"state", "dir", "--state-dir", Kind::text},
 };
 
 constexpr std::string_view kListeners = "listeners";
 constexpr std::string_view kDestination = "destination";
-const std::vector<std::string_view> kTopLevel = {kListeners, kDestination, "queue", "ingest",
-                                                 "delivery", "control",    "log",   "metrics"};
+const std::vector<std::string_view> kTopLevel = {kListeners, kDestination, "queue",   "ingest", "delivery",
+                                                 "control",  "log",        "metrics", "state"};
 // A [[destination]] table: the address, and its options as separate keys (endpoint.hpp).
 const std::vector<std::string_view> kDestinationKeys = {"address", "framing", "ca", "sni", "cert", "key", "verify"};
 

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "state_error.hpp"
 #include "stats_report.hpp"
 
 namespace relay {
@@ -24,10 +27,46 @@ ApiError api_error(const CommandError& e) {
   return ApiError(ApiCode::unavailable, e.what());
 }
 
+std::unique_ptr<StateStore> open_store(const Config& cfg) {
+  return cfg.state_dir.empty() ? nullptr : std::make_unique<StateStore>(cfg.state_dir);
+}
+
+// The state file as start-up applies it: discarded first with --reset-state; entries the
+// configuration now covers dropped (and the file rewritten without them).
+RuntimeState initial_state(StateStore* store, const Config& cfg, const std::vector<std::string>& config) {
+  if (!store) return {};
+  if (cfg.reset_state) {
+    if (store->reset())
+      spdlog::warn("--reset-state: discarded {}; running the configuration's destinations only", store->file());
+    else
+      spdlog::info("--reset-state: there was no state file {} to discard", store->file());
+  }
+  RuntimeState loaded;
+  try {
+    loaded = store->load();
+  } catch (const StateError& e) {
+    throw StateError(std::string(e.what()) + " (relayd --reset-state discards it)");
+  }
+  RuntimeState state = normalized(config, loaded);
+  if (state != loaded) {
+    store->save(state);
+    spdlog::info("state: dropped {} entries of {} that the configuration now settles",
+                 loaded.added.size() + loaded.removed.size() - state.added.size() - state.removed.size(),
+                 store->file());
+  }
+  spdlog::info("state {}: {} destinations added and {} removed through the API", store->file(), state.added.size(),
+               state.removed.size());
+  return state;
+}
+
 }  // namespace
 
 Relay::Relay(const Config& cfg)
     : cfg_(cfg),
+      config_addresses_(config_addresses(cfg)),
+      store_(open_store(cfg)),
+      state_(initial_state(store_.get(), cfg, config_addresses_)),
+      startup_(effective_destinations(config_addresses_, state_)),
       started_(std::chrono::steady_clock::now()),
       queue_(cfg.queue),
       client_(queue_, cfg.client),
@@ -62,15 +101,43 @@ void Relay::refuse_own_address(const Endpoint& dest) const {
 
 Relay::~Relay() { shutdown(); }
 
+// The configuration's destinations (as parsed) and the state's added ones (parsed here: a bad
+// one stops start-up naming the state file).
+std::vector<Endpoint> Relay::startup_destinations() const {
+  std::vector<Endpoint> out;
+  for (const auto& d : startup_) {
+    if (d.origin == Origin::config) {
+      const auto it =
+          std::ranges::find_if(cfg_.destinations, [&](const Endpoint& ep) { return ep.str() == d.address; });
+      out.push_back(*it);
+      continue;
+    }
+    try {
+      Endpoint ep = parse_endpoint(d.address, true);
+      if (ep.transport != Transport::tcp) throw EndpointError("destinations are tcp@HOST:PORT or tls@HOST:PORT");
+      out.push_back(std::move(ep));
+    } catch (const EndpointError& e) {
+      throw StateError(fmt::format("state file {}: added destination {}: {}", store_->file(), d.address, e.what()));
+    }
+  }
+  return out;
+}
+
 void Relay::start() {
-  for (const auto& ep : cfg_.destinations) refuse_own_address(ep);  // before anything runs
+  const std::vector<Endpoint> dests = startup_destinations();
+  for (const auto& ep : dests) refuse_own_address(ep);  // before anything runs
   client_.start();
   background_.start();
   server_.start();
   running_ = true;
   const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (const auto& ep : cfg_.destinations) client_.add(ep, StartAt::tail, deadline);
-  if (cfg_.destinations.empty())
+  for (std::size_t i = 0; i < dests.size(); ++i) {
+    const DestinationSnapshot added = client_.add(dests[i], StartAt::tail, deadline);
+    set_origin(added.id, startup_[i].origin);
+    if (startup_[i].origin == Origin::api)
+      spdlog::info("destination {} (id {}) restored from the state file", added.address, added.id);
+  }
+  if (dests.empty())
     spdlog::info(
         "no destination yet: add one with `relayctl dest add tcp@HOST:PORT` or restart with relayd LISTEN "
         "tcp@HOST:PORT");
@@ -115,28 +182,135 @@ Endpoint Relay::resolve_destination(const std::string& address) {
   }
 }
 
+// The client thread first (it refuses duplicates and the limit: nothing to record), then the
+// state file; if that cannot be written the destination is taken away again, so OK always means
+// it is recorded.
 DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Deadline deadline) {
   Endpoint ep = resolve_destination(req.address);
   if (ep.transport != Transport::tcp)
     throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT or tls@HOST:PORT", "address");
   if (req.framing) ep.framing = *req.framing;
   refuse_own_address(ep);
+  const std::string address = ep.str();
+  const std::lock_guard lock(changes_mu_);
+  DestinationSnapshot added;
   try {
-    return client_.add(std::move(ep), req.start, deadline);
+    added = client_.add(std::move(ep), req.start, deadline);
   } catch (const CommandError& e) {
+    if (e.failure() == CommandFailure::timed_out || e.failure() == CommandFailure::shutting_down)
+      record_if_running(address);
     throw api_error(e);
+  }
+  try {
+    commit(with_added(config_addresses_, state_, address));
+  } catch (const ApiError&) {
+    const Deadline undo = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    try {
+      client_.remove(Removal{added.id, false, std::chrono::milliseconds(0)}, undo);
+    } catch (const CommandError& e) {
+      spdlog::error("destination {} (id {}) could not be taken back after its state was not saved: {}", address,
+                    added.id, e.what());
+    }
+    throw;
+  }
+  set_origin(added.id, origin_of(address));
+  return with_origin(std::move(added));
+}
+
+void Relay::record_if_running(const std::string& address) {
+  const auto all = client_.snapshot();
+  const auto it = std::ranges::find_if(all, [&](const auto& d) { return peer_key(d.address) == peer_key(address); });
+  if (it == all.end()) return;
+  try {
+    commit(with_added(config_addresses_, state_, address));
+    set_origin(it->id, origin_of(address));
+  } catch (const ApiError& e) {
+    spdlog::error("destination {} (id {}) was added after its call timed out and is not recorded: {}", address, it->id,
+                  e.what());
   }
 }
 
+// The state file first: once the removal is recorded a crash cannot bring the destination back,
+// whereas a removal done first and then not recorded would return at the next start.
 DestinationSnapshot Relay::remove_destination(const RemoveDestinationRequest& req, Deadline deadline) {
+  const std::lock_guard lock(changes_mu_);
+  const auto all = client_.snapshot();
+  const auto target = std::ranges::find_if(all, [&](const auto& d) { return d.id == req.id; });
+  if (target == all.end()) throw ApiError(ApiCode::not_found, "no destination with id " + std::to_string(req.id), "id");
+  const Origin origin = with_origin(*target).origin;
+  const RuntimeState before = state_;
+  commit(with_removed(config_addresses_, state_, target->address));
+  DestinationSnapshot last;
   try {
-    return client_.remove(Removal{req.id, req.drain, req.drain_timeout}, deadline);
+    last = client_.remove(Removal{req.id, req.drain, req.drain_timeout}, deadline);
   } catch (const CommandError& e) {
+    // Still running as it was (refused, or abandoned before the client thread took it): the
+    // record goes back. A removal that completes in the background stays recorded.
+    const auto now = client_.snapshot();
+    const bool untouched = std::ranges::any_of(
+        now, [&](const auto& d) { return d.id == req.id && d.state != DestinationState::draining; });
+    // A timeout says "nothing changed" only when the client thread never took the removal.
+    const bool abandoned = std::string_view(e.what()).find("nothing changed") != std::string_view::npos;
+    if (untouched && (e.failure() != CommandFailure::timed_out || abandoned)) {
+      try {
+        commit(before);
+      } catch (const ApiError& undo) {
+        spdlog::error("state: removal of {} recorded but it still runs: {}", target->address, undo.what());
+      }
+    }
     throw api_error(e);
   }
+  {
+    const std::lock_guard o(origins_mu_);
+    origins_.erase(req.id);
+  }
+  last.origin = origin;
+  return last;
 }
 
-std::vector<DestinationSnapshot> Relay::destinations() const { return client_.snapshot(); }
+void Relay::commit(RuntimeState next) {
+  if (store_) {
+    try {
+      store_->save(next);
+    } catch (const StateError& e) {
+      spdlog::error("{}", e.what());
+      // A failure after the rename (the directory's fsync) would leave the new state in place.
+      try {
+        store_->save(state_);
+      } catch (const StateError&) {  // nothing new to say: the first line says why
+      }
+      throw ApiError(ApiCode::internal, std::string(e.what()) + "; the change was not made");
+    }
+  }
+  state_ = std::move(next);
+}
+
+Origin Relay::origin_of(const std::string& address) const {
+  const std::string key = peer_key(address);
+  for (const auto& d : effective_destinations(config_addresses_, state_))
+    if (peer_key(d.address) == key) return d.origin;
+  return Origin::api;
+}
+
+void Relay::set_origin(std::uint64_t id, Origin origin) {
+  const std::lock_guard lock(origins_mu_);
+  origins_[id] = origin;
+}
+
+DestinationSnapshot Relay::with_origin(DestinationSnapshot d) const {
+  return std::move(with_origins({std::move(d)}).front());
+}
+
+std::vector<DestinationSnapshot> Relay::with_origins(std::vector<DestinationSnapshot> all) const {
+  const std::lock_guard lock(origins_mu_);
+  for (auto& d : all) {
+    const auto it = origins_.find(d.id);
+    d.origin = it == origins_.end() ? Origin::config : it->second;
+  }
+  return all;
+}
+
+std::vector<DestinationSnapshot> Relay::destinations() const { return with_origins(client_.snapshot()); }
 
 std::vector<ListenerSnapshot> Relay::listener_snapshots() const {
   std::vector<ListenerSnapshot> out;
@@ -153,7 +327,7 @@ StatsSnapshot Relay::stats() const {
   s.listeners = listener_snapshots();
   for (const auto& l : s.listeners) s.received += l.counters;
   s.queue = queue_.stats();
-  s.destinations = client_.snapshot();
+  s.destinations = with_origins(client_.snapshot());
   s.ingest_wait_seconds = server_.ingest_wait_seconds();
   return s;
 }

@@ -9,7 +9,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "background_thread.hpp"
 #include "client_thread.hpp"
@@ -17,7 +21,9 @@
 #include "queue.hpp"
 #include "relay_api.hpp"
 #include "relay_config.hpp"
+#include "runtime_state.hpp"
 #include "server_thread.hpp"
+#include "state_store.hpp"
 
 namespace relay {
 
@@ -49,8 +55,30 @@ class Relay final : public RelayApi {
   std::vector<ListenerSnapshot> listener_snapshots() const;
   void refuse_own_address(const Endpoint& dest) const;
   Endpoint resolve_destination(const std::string& address);
+  std::vector<Endpoint> startup_destinations() const;
+  // Makes `next` the state: in the state file when there is one, then in memory. Throws ApiError
+  // (internal) when the file cannot be written; the state is then unchanged.
+  void commit(RuntimeState next);
+  // Where `address` comes from under the current state.
+  Origin origin_of(const std::string& address) const;
+  void set_origin(std::uint64_t id, Origin origin);
+  DestinationSnapshot with_origin(DestinationSnapshot d) const;
+  std::vector<DestinationSnapshot> with_origins(std::vector<DestinationSnapshot> all) const;
+  // After a timed-out add: the client thread may still have applied it.
+  void record_if_running(const std::string& address);
 
   Config cfg_;
+  std::vector<std::string> config_addresses_;  // cfg_.destinations, canonical
+  std::unique_ptr<StateStore> store_;          // null without --state-dir
+  // One API change at a time, from the client thread's answer to the state file, so the file
+  // records changes in the order they were made. Held while a draining removal waits.
+  std::mutex changes_mu_;
+  RuntimeState state_;  // guarded by changes_mu_ (start-up: the main thread, before any call)
+  // Where each running destination comes from, by id: read by every listing and stats call, so
+  // under its own short lock rather than changes_mu_. An id not there yet is config's.
+  mutable std::mutex origins_mu_;
+  std::map<std::uint64_t, Origin> origins_;    // guarded by origins_mu_
+  std::vector<EffectiveDestination> startup_;  // what start() adds, read with the state at construction
   OwnAddresses own_;
   std::atomic<int> lookups_{0};  // address lookups in progress (control threads)
   std::chrono::steady_clock::time_point started_;

@@ -29,8 +29,10 @@ struct Config {
   std::string control = kDefaultControl;  // empty: no control service
   ControlOptions control_options;
   std::string log_level = "info";
-  std::string metrics;      // HOST:PORT serving GET /metrics (docs/METRICS.md); empty: off
-  std::string config_file;  // absolute path of --config/--check-config; empty: none
+  std::string metrics;       // HOST:PORT serving GET /metrics (docs/METRICS.md); empty: off
+  std::string config_file;   // absolute path of --config/--check-config; empty: none
+  std::string state_dir;     // absolute path of --state-dir (docs/STATE.md); empty: API changes are not kept
+  bool reset_state = false;  // --reset-state: discard the state file at start-up
 };
 
 }  // namespace relay
