@@ -233,31 +233,26 @@ void Relay::record_if_running(const std::string& address) {
 // The state file first: once the removal is recorded a crash cannot bring the destination back,
 // whereas a removal done first and then not recorded would return at the next start.
 DestinationSnapshot Relay::remove_destination(const RemoveDestinationRequest& req, Deadline deadline) {
-  const std::lock_guard lock(changes_mu_);
-  const auto all = client_.snapshot();
-  const auto target = std::ranges::find_if(all, [&](const auto& d) { return d.id == req.id; });
-  if (target == all.end()) throw ApiError(ApiCode::not_found, "no destination with id " + std::to_string(req.id), "id");
-  const Origin origin = with_origin(*target).origin;
-  const RuntimeState before = state_;
-  commit(with_removed(config_addresses_, state_, target->address));
+  std::string address;
+  Origin origin = Origin::config;
+  {
+    // Recorded under the lock; the removal itself (a drain may take seconds) is not, so it
+    // never holds up other changes. While it runs the peer is still there: an add of it is
+    // refused as a duplicate, so nothing can be recorded about it out of order.
+    const std::lock_guard lock(changes_mu_);
+    const auto all = with_origins(client_.snapshot());
+    const auto target = std::ranges::find_if(all, [&](const auto& d) { return d.id == req.id; });
+    if (target == all.end())
+      throw ApiError(ApiCode::not_found, "no destination with id " + std::to_string(req.id), "id");
+    address = target->address;
+    origin = target->origin;
+    commit(with_removed(config_addresses_, state_, address));
+  }
   DestinationSnapshot last;
   try {
     last = client_.remove(Removal{req.id, req.drain, req.drain_timeout}, deadline);
   } catch (const CommandError& e) {
-    // Still running as it was (refused, or abandoned before the client thread took it): the
-    // record goes back. A removal that completes in the background stays recorded.
-    const auto now = client_.snapshot();
-    const bool untouched = std::ranges::any_of(
-        now, [&](const auto& d) { return d.id == req.id && d.state != DestinationState::draining; });
-    // A timeout says "nothing changed" only when the client thread never took the removal.
-    const bool abandoned = std::string_view(e.what()).find("nothing changed") != std::string_view::npos;
-    if (untouched && (e.failure() != CommandFailure::timed_out || abandoned)) {
-      try {
-        commit(before);
-      } catch (const ApiError& undo) {
-        spdlog::error("state: removal of {} recorded but it still runs: {}", target->address, undo.what());
-      }
-    }
+    restore_unless_removing(req.id, address, e);
     throw api_error(e);
   }
   {
@@ -266,6 +261,23 @@ DestinationSnapshot Relay::remove_destination(const RemoveDestinationRequest& re
   }
   last.origin = origin;
   return last;
+}
+
+// After a refused or abandoned removal the destination still runs as it was: its record goes
+// back. A removal that completes in the background (timed out while draining) stays recorded.
+void Relay::restore_unless_removing(std::uint64_t id, const std::string& address, const CommandError& e) {
+  const std::lock_guard lock(changes_mu_);
+  const auto now = client_.snapshot();
+  const bool untouched =
+      std::ranges::any_of(now, [&](const auto& d) { return d.id == id && d.state != DestinationState::draining; });
+  // A timeout says "nothing changed" only when the client thread never took the removal.
+  const bool abandoned = std::string_view(e.what()).find("nothing changed") != std::string_view::npos;
+  if (!untouched || (e.failure() == CommandFailure::timed_out && !abandoned)) return;
+  try {
+    commit(with_added(config_addresses_, state_, address));
+  } catch (const ApiError& undo) {
+    spdlog::error("state: removal of {} recorded but it still runs: {}", address, undo.what());
+  }
 }
 
 void Relay::commit(RuntimeState next) {

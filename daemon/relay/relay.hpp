@@ -66,12 +66,13 @@ class Relay final : public RelayApi {
   std::vector<DestinationSnapshot> with_origins(std::vector<DestinationSnapshot> all) const;
   // After a timed-out add: the client thread may still have applied it.
   void record_if_running(const std::string& address);
+  void restore_unless_removing(std::uint64_t id, const std::string& address, const CommandError& e);
 
   Config cfg_;
   std::vector<std::string> config_addresses_;  // cfg_.destinations, canonical
   std::unique_ptr<StateStore> store_;          // null without --state-dir
   // One API change at a time, from the client thread's answer to the state file, so the file
-  // records changes in the order they were made. Held while a draining removal waits.
+  // records changes in the order they were made. Not held while a removal drains.
   std::mutex changes_mu_;
   RuntimeState state_;  // guarded by changes_mu_ (start-up: the main thread, before any call)
   // Where each running destination comes from, by id: read by every listing and stats call, so
