@@ -1,0 +1,77 @@
+#include "reload_plan.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "runtime_state.hpp"
+
+namespace relay {
+
+namespace {
+
+const std::string* same_peer(const std::vector<std::string>& list, const std::string& address) {
+  const std::string key = peer_key(address);
+  const auto it = std::ranges::find_if(list, [&](const std::string& a) { return peer_key(a) == key; });
+  return it == list.end() ? nullptr : &*it;
+}
+
+std::vector<std::string> texts(const std::vector<Endpoint>& list) {
+  std::vector<std::string> out;
+  for (const auto& ep : list) out.push_back(ep.str());
+  return out;
+}
+
+// The settings a reload does not change, by the config file's key names: each differing one is
+// named in the plan so the operator knows the file and the process disagree until a restart.
+void compare_restart_settings(const Config& a, const Config& b, std::vector<std::string>& out) {
+  const auto differ = [&](bool d, const char* key) {
+    if (d) out.push_back(key);
+  };
+  differ(texts(a.listen) != texts(b.listen), "listeners");
+  differ(a.queue.max_queue_bytes != b.queue.max_queue_bytes, "queue.max_bytes");
+  differ(a.ingest.max_message != b.ingest.max_message, "queue.max_message_size");
+  differ(a.ingest.rcvbuf != b.ingest.rcvbuf, "ingest.rcvbuf");
+  differ(a.ingest.batch != b.ingest.batch, "ingest.batch");
+  differ(a.ingest.coalesce_seconds != b.ingest.coalesce_seconds, "ingest.coalesce_us");
+  differ(a.ingest.udp_gro != b.ingest.udp_gro, "ingest.udp_gro");
+  differ(a.ingest.max_connections != b.ingest.max_connections, "ingest.max_connections");
+  differ(a.ingest.idle_timeout != b.ingest.idle_timeout, "ingest.idle_timeout");
+  differ(a.client.max_destinations != b.client.max_destinations, "delivery.max_destinations");
+  differ(a.client.destination.reconnect_min != b.client.destination.reconnect_min, "delivery.reconnect_min");
+  differ(a.client.destination.reconnect_max != b.client.destination.reconnect_max, "delivery.reconnect_max");
+  differ(a.client.destination.connect_timeout != b.client.destination.connect_timeout, "delivery.connect_timeout");
+  differ(a.drain_timeout != b.drain_timeout, "delivery.drain_timeout");
+  differ(a.background.stats_interval != b.background.stats_interval, "log.stats_interval");
+  differ(a.control != b.control, "control.address");
+  const ControlOptions &x = a.control_options, &y = b.control_options;
+  // The control plane's certificate, key and token *files* are re-read on every SIGHUP anyway;
+  // pointing at other files needs a restart.
+  differ(x.tls_cert != y.tls_cert || x.tls_key != y.tls_key || x.tls_client_ca != y.tls_client_ca, "control.tls_*");
+  differ(x.token_file != y.token_file, "control.token_file");
+  differ(x.insecure != y.insecure, "control.insecure");
+  differ(x.socket_mode != y.socket_mode || x.socket_group != y.socket_group, "control.socket_*");
+  differ(a.metrics != b.metrics, "metrics.address");
+  differ(a.state_dir != b.state_dir, "state.dir");
+}
+
+}  // namespace
+
+ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>& running, const Config& next_cfg,
+                       const std::vector<std::string>& next) {
+  ReloadPlan plan;
+  for (const auto& r : running) {
+    const std::string* n = same_peer(next, r);
+    if (n == nullptr || *n != r) plan.remove.push_back(r);
+  }
+  for (const auto& n : next) {
+    const std::string* r = same_peer(running, n);
+    if (r == nullptr || *r != n) plan.add.push_back(n);
+  }
+  if (running_cfg.log_level != next_cfg.log_level)
+    plan.applied.push_back(fmt::format("log.level: {} -> {}", running_cfg.log_level, next_cfg.log_level));
+  compare_restart_settings(running_cfg, next_cfg, plan.restart);
+  return plan;
+}
+
+}  // namespace relay

@@ -1,0 +1,33 @@
+// reload_plan: what a re-read configuration changes against the running one (docs/CONFIG.md,
+// "Reload"). Pure: computing a plan touches nothing, so a bad or partly applicable file can be
+// judged whole before anything changes.
+//
+// Destinations are compared by peer (runtime_state.hpp's peer_key): a peer only the new file
+// lists is added at the tail; a peer only the old one lists is removed, drained first; a peer
+// both list with other options (framing, TLS files) is removed, drained, and added again in its
+// new form. Of the other settings, the log level changes in place; any other difference is
+// reported as needing a restart and left as it runs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "relay_config.hpp"
+
+namespace relay {
+
+struct ReloadPlan {
+  std::vector<std::string> remove;   // canonical addresses, drained before they go
+  std::vector<std::string> add;      // canonical addresses, added at the tail after the removals
+  std::vector<std::string> applied;  // settings changed in place: "log.level: info -> debug"
+  std::vector<std::string> restart;  // settings that differ but wait for a restart: "queue.max_bytes"
+
+  bool changes_nothing() const noexcept { return remove.empty() && add.empty() && applied.empty(); }
+};
+
+// `running` and `next`: the destinations each configuration gives (effective_destinations), as
+// canonical addresses, in order; the rest of the configurations for their settings.
+ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>& running, const Config& next_cfg,
+                       const std::vector<std::string>& next);
+
+}  // namespace relay

@@ -1,0 +1,51 @@
+// reload_plan: a re-read configuration's difference, judged whole before anything changes.
+#include <gtest/gtest.h>
+
+#include "reload_plan.hpp"
+
+namespace relay {
+namespace {
+
+using Addresses = std::vector<std::string>;
+
+TEST(ReloadPlan, TheSameConfigurationChangesNothing) {
+  const Config c;
+  const Addresses d{"tcp@127.0.0.1:2009", "tcp@127.0.0.1:2010?framing=line"};
+  const ReloadPlan p = plan_reload(c, d, c, d);
+  EXPECT_TRUE(p.changes_nothing());
+  EXPECT_TRUE(p.restart.empty());
+}
+
+TEST(ReloadPlan, NewPeersAreAddedGonePeersRemovedChangedOnesReplaced) {
+  const Config c;
+  const Addresses running{"tcp@127.0.0.1:1", "tcp@127.0.0.1:2", "tcp@127.0.0.1:3"};
+  const Addresses next{"tcp@127.0.0.1:3", "tcp@127.0.0.1:2?framing=line", "tcp@127.0.0.1:4"};
+  const ReloadPlan p = plan_reload(c, running, c, next);
+  EXPECT_EQ(p.remove, (Addresses{"tcp@127.0.0.1:1", "tcp@127.0.0.1:2"}));
+  EXPECT_EQ(p.add, (Addresses{"tcp@127.0.0.1:2?framing=line", "tcp@127.0.0.1:4"}));
+  EXPECT_TRUE(p.applied.empty());
+}
+
+TEST(ReloadPlan, TheLogLevelChangesInPlaceOtherSettingsWaitForARestart) {
+  Config a, b;
+  b.log_level = "debug";
+  b.queue.max_queue_bytes = a.queue.max_queue_bytes * 2;
+  b.client.destination.reconnect_max = 1;
+  b.metrics = "127.0.0.1:9108";
+  const ReloadPlan p = plan_reload(a, {}, b, {});
+  EXPECT_EQ(p.applied, (Addresses{"log.level: info -> debug"}));
+  EXPECT_EQ(p.restart, (Addresses{"queue.max_bytes", "delivery.reconnect_max", "metrics.address"}));
+  EXPECT_TRUE(p.add.empty() && p.remove.empty());
+}
+
+TEST(ReloadPlan, ListenersAreComparedByTheirCanonicalText) {
+  Config a, b;
+  a.listen.push_back(parse_endpoint("udp@127.0.0.1:2008", false));
+  b.listen.push_back(parse_endpoint("udp@[::ffff:127.0.0.1]:2008", false));  // the same listener
+  EXPECT_TRUE(plan_reload(a, {}, b, {}).restart.empty());
+  b.listen.push_back(parse_endpoint("udp@127.0.0.1:2009", false));
+  EXPECT_EQ(plan_reload(a, {}, b, {}).restart, (Addresses{"listeners"}));
+}
+
+}  // namespace
+}  // namespace relay
