@@ -22,6 +22,7 @@
 #include "control_server.hpp"
 #include "metrics_server.hpp"
 #include "relay.hpp"
+#include "reloader.hpp"
 #include "service_notifier.hpp"
 
 namespace {
@@ -37,15 +38,15 @@ sigset_t handled_signals() {
   return set;
 }
 
-// Operators send SIGHUP to reload; until reload of the configuration exists relayd must not
-// die of it: it re-reads the control plane's certificates and token file now and keeps
-// relaying. Returns the signal that asks relayd to stop.
-int wait_for_stop_signal(const sigset_t& signals, relay::ControlSecurity* security) {
+// SIGHUP reloads: the config file (reloader.hpp), then the control plane's certificates and
+// token file. Returns the signal that asks relayd to stop.
+int wait_for_stop_signal(const sigset_t& signals, relay::Reloader& reloader, relay::ControlSecurity* security) {
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig != SIGHUP) return sig;
-    spdlog::warn("received SIGHUP: reload is not supported yet, carrying on");
+    spdlog::info("received SIGHUP: reloading");
+    reloader.reload();
     if (security) security->check_now();  // certificates and token file: logs what it finds
   }
 }
@@ -109,7 +110,7 @@ void fit_connections_to_open_file_limit(relay::Config& cfg, rlim_t limit) {
   cfg.ingest.max_connections = static_cast<unsigned>(fits);
 }
 
-int run(relay::Config cfg) {
+int run(relay::Config cfg, int argc, char** argv) {
   fit_connections_to_open_file_limit(cfg, raise_open_file_limit());
   const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -138,7 +139,8 @@ int run(relay::Config cfg) {
   relay.start();
   spdlog::info("relayd ready");
   systemd.ready(relay);
-  const int sig = wait_for_stop_signal(signals, security.get());
+  relay::Reloader reloader(relay, argc, argv, cfg.config_file);
+  const int sig = wait_for_stop_signal(signals, reloader, security.get());
   systemd.stopping();
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   relay.release_control_callers();
@@ -189,7 +191,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (inv.check_only) return check_config(cfg);
   try {
-    return run(cfg);
+    return run(cfg, argc, argv);
   } catch (const std::exception& e) {
     spdlog::error("relayd cannot run: {}", e.what());
     return 1;

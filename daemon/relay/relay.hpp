@@ -21,6 +21,7 @@
 #include "queue.hpp"
 #include "relay_api.hpp"
 #include "relay_config.hpp"
+#include "reload_plan.hpp"
 #include "runtime_state.hpp"
 #include "server_thread.hpp"
 #include "state_store.hpp"
@@ -45,6 +46,12 @@ class Relay final : public RelayApi {
   void shutdown();
   void log_stats();
 
+  // Applies a re-read configuration (reload_plan.hpp, docs/CONFIG.md "Reload"): under the
+  // current runtime state, the config's destinations that went are removed (drained, up to
+  // --drain-timeout each), new ones added at the tail, changed ones replaced; the log level is
+  // set. API changes wait meanwhile. A step that fails is reported and the others still run.
+  ReloadOutcome reload(const Config& next);
+
   DestinationSnapshot add_destination(const AddDestinationRequest& req, Deadline deadline) override;
   DestinationSnapshot remove_destination(const RemoveDestinationRequest& req, Deadline deadline) override;
   std::vector<DestinationSnapshot> destinations() const override;
@@ -64,6 +71,8 @@ class Relay final : public RelayApi {
   void set_origin(std::uint64_t id, Origin origin);
   DestinationSnapshot with_origin(DestinationSnapshot d) const;
   std::vector<DestinationSnapshot> with_origins(std::vector<DestinationSnapshot> all) const;
+  void reload_remove(const std::string& address, ReloadOutcome& out);
+  void reload_add(const Config& next, const std::string& address, ReloadOutcome& out);
   // After a timed-out add: the client thread may still have applied it.
   void record_if_running(const std::string& address);
   void restore_unless_removing(std::uint64_t id, const std::string& address, const CommandError& e);

@@ -25,6 +25,12 @@ struct ReloadPlan {
   bool changes_nothing() const noexcept { return remove.empty() && add.empty() && applied.empty(); }
 };
 
+// A plan as carried out: each step that failed, "remove ADDRESS: why" or "add ADDRESS: why".
+struct ReloadOutcome {
+  ReloadPlan plan;
+  std::vector<std::string> failed;
+};
+
 // `running` and `next`: the destinations each configuration gives (effective_destinations), as
 // canonical addresses, in order; the rest of the configurations for their settings.
 ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>& running, const Config& next_cfg,

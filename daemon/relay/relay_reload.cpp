@@ -1,0 +1,76 @@
+// Relay::reload (relay.hpp): a re-read configuration applied to the running relay.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "relay.hpp"
+
+namespace relay {
+
+namespace {
+
+std::vector<std::string> addresses(const std::vector<EffectiveDestination>& list) {
+  std::vector<std::string> out;
+  for (const auto& d : list) out.push_back(d.address);
+  return out;
+}
+
+}  // namespace
+
+ReloadOutcome Relay::reload(const Config& next) {
+  // Held throughout, drains included: an API change made halfway would be judged against a
+  // configuration that is neither the old one nor the new one.
+  const std::lock_guard lock(changes_mu_);
+  const std::vector<std::string> next_config = config_addresses(next);
+  RuntimeState next_state = normalized(next_config, state_);
+  ReloadOutcome out;
+  out.plan = plan_reload(cfg_, addresses(effective_destinations(config_addresses_, state_)), next,
+                         addresses(effective_destinations(next_config, next_state)));
+  for (const auto& address : out.plan.remove) reload_remove(address, out);
+  for (const auto& address : out.plan.add) reload_add(next, address, out);
+  if (next.log_level != cfg_.log_level) spdlog::set_level(spdlog::level::from_str(next.log_level));
+  try {
+    commit(std::move(next_state));  // the API's changes, restated against the new file
+  } catch (const ApiError& e) {
+    out.failed.push_back(std::string("state: ") + e.what());
+  }
+  config_addresses_ = next_config;
+  cfg_.destinations = next.destinations;
+  cfg_.log_level = next.log_level;
+  return out;
+}
+
+void Relay::reload_remove(const std::string& address, ReloadOutcome& out) {
+  const auto all = client_.snapshot();
+  const auto it = std::ranges::find_if(all, [&](const auto& d) { return d.address == address; });
+  if (it == all.end()) return;  // already gone (a failed connection is still listed: not this)
+  const auto drain = std::chrono::milliseconds(static_cast<long long>(cfg_.drain_timeout * 1000));
+  const Deadline deadline = std::chrono::steady_clock::now() + drain + std::chrono::seconds(5);
+  try {
+    const DestinationSnapshot last = client_.remove(Removal{it->id, true, drain}, deadline);
+    spdlog::info("reload: destination {} (id {}) removed; {} messages sent, {} still queued were dropped", address,
+                 it->id, last.counters.sent_messages, last.counters.dropped_removed);
+    const std::lock_guard o(origins_mu_);
+    origins_.erase(it->id);
+  } catch (const CommandError& e) {
+    out.failed.push_back(fmt::format("remove {}: {}", address, e.what()));
+  }
+}
+
+void Relay::reload_add(const Config& next, const std::string& address, ReloadOutcome& out) {
+  const auto ep = std::ranges::find_if(next.destinations, [&](const Endpoint& e) { return e.str() == address; });
+  if (ep == next.destinations.end()) return;  // an API-added one the new file does not change
+  try {
+    refuse_own_address(*ep);
+    const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const DestinationSnapshot added = client_.add(*ep, StartAt::tail, deadline);
+    set_origin(added.id, Origin::config);
+    spdlog::info("reload: destination {} added (id {})", added.address, added.id);
+  } catch (const ApiError& e) {
+    out.failed.push_back(fmt::format("add {}: {}", address, e.what()));
+  } catch (const CommandError& e) {
+    out.failed.push_back(fmt::format("add {}: {}", address, e.what()));
+  }
+}
+
+}  // namespace relay
