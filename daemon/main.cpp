@@ -140,6 +140,7 @@ int run(relay::Config cfg, int argc, char** argv) {
   spdlog::info("relayd ready");
   systemd.ready(relay);
   relay::Reloader reloader(relay, argc, argv, cfg.config_file);
+  relay.set_reload([&reloader] { return reloader.reload(); });  // the Reload RPC, as SIGHUP
   const int sig = wait_for_stop_signal(signals, reloader, security.get());
   systemd.stopping();
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -228,6 +228,17 @@ Runner define_whoami(CLI::App&) {
   };
 }
 
+// The config file read again and applied, as SIGHUP does; what changed, one line each.
+Runner define_reload(CLI::App&) {
+  return [](Session& s) -> int {
+    pb::ReloadResponse resp;
+    auto ctx = s.context();
+    s.check(s.relay().Reload(ctx.get(), {}, &resp));
+    s.json() ? print_json(s.out(), resp) : print_reload(s.out(), resp);
+    return resp.failed().empty() ? kExitOk : kExitRefused;
+  };
+}
+
 Runner define_health(CLI::App& cmd) {
   auto service = std::make_shared<std::string>();
   cmd.add_option("--service", *service, "service to ask about; empty means relayd as a whole");
@@ -258,6 +269,7 @@ constexpr std::array kCommands{
     CommandSpec{"", "stats", "show listeners, queue and destinations (--watch: live, with rates)", define_stats},
     CommandSpec{"", "info", "show version, uptime, listeners and limits", define_info},
     CommandSpec{"", "whoami", "show the identity and role relayd gives this caller", define_whoami},
+    CommandSpec{"", "reload", "read relayd's --config file again and apply it, as SIGHUP does", define_reload},
     CommandSpec{"", "health", "ask relayd's health service (exit 0 when SERVING)", define_health},
 };
 

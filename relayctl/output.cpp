@@ -227,4 +227,17 @@ void print_caller(std::ostream& out, const pb::Caller& caller) {
   t.print(out);
 }
 
+void print_reload(std::ostream& out, const relay::v1::ReloadResponse& r) {
+  out << "reloaded " << r.config_file() << '\n';
+  const auto lines = [&](const auto& list, const char* what) {
+    for (const auto& item : list) out << what << item << '\n';
+  };
+  lines(r.removed(), "removed ");
+  lines(r.added(), "added ");
+  lines(r.applied(), "applied ");
+  lines(r.restart_required(), "restart needed for ");
+  lines(r.failed(), "failed: ");
+  if (r.removed().empty() && r.added().empty() && r.applied().empty() && r.failed().empty()) out << "no change\n";
+}
+
 }  // namespace relayctl

@@ -38,5 +38,8 @@ void print_destinations(std::ostream& out, const relay::v1::ListDestinationsResp
 void print_stats(std::ostream& out, const relay::v1::Stats& stats, const StatsRates* rates = nullptr);
 void print_info(std::ostream& out, const relay::v1::Info& info);
 void print_caller(std::ostream& out, const relay::v1::Caller& caller);
+// "removed ADDRESS", "added ADDRESS", "applied SETTING", "restart needed for SETTING",
+// "failed: STEP", one per line after the file's name; "no change" when there is none.
+void print_reload(std::ostream& out, const relay::v1::ReloadResponse& r);
 
 }  // namespace relayctl

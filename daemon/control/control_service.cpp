@@ -35,6 +35,7 @@ grpc::StatusCode to_grpc(ApiCode code) noexcept {
     case ApiCode::deadline_exceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
     case ApiCode::unavailable: return grpc::StatusCode::UNAVAILABLE;
     case ApiCode::internal: return grpc::StatusCode::INTERNAL;
+    case ApiCode::failed_precondition: return grpc::StatusCode::FAILED_PRECONDITION;
   }
   return grpc::StatusCode::UNKNOWN;
 }
@@ -251,6 +252,22 @@ grpc::Status ControlService::AddDestination(grpc::ServerContext* ctx, const pb::
         to_proto(api_.add_destination(from_proto(*req), call_deadline(*ctx)), *resp);
       },
       printable(req->address(), 160), resp);
+}
+
+grpc::Status ControlService::Reload(grpc::ServerContext* ctx, const pb::ReloadRequest*, pb::ReloadResponse* resp) {
+  return run(
+      *ctx, "Reload", Role::admin,
+      [&](const Identity&, const CallerFacts&) {
+        const ReloadReport r = api_.reload_configuration();
+        resp->set_config_file(r.config_file);
+        const ReloadPlan& p = r.outcome.plan;
+        for (const auto& a : p.remove) resp->add_removed(a);
+        for (const auto& a : p.add) resp->add_added(a);
+        for (const auto& a : p.applied) resp->add_applied(a);
+        for (const auto& a : p.restart) resp->add_restart_required(a);
+        for (const auto& a : r.outcome.failed) resp->add_failed(a);
+      },
+      "config file");
 }
 
 grpc::Status ControlService::RemoveDestination(grpc::ServerContext* ctx, const pb::RemoveDestinationRequest* req,

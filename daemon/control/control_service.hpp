@@ -47,6 +47,8 @@ class ControlService final : public relay::v1::RelayControl::Service {
   grpc::Status WatchStats(grpc::ServerContext* ctx, const relay::v1::WatchStatsRequest* req,
                           grpc::ServerWriter<relay::v1::Stats>* writer) override;
   grpc::Status GetInfo(grpc::ServerContext* ctx, const relay::v1::GetInfoRequest* req, relay::v1::Info* resp) override;
+  grpc::Status Reload(grpc::ServerContext* ctx, const relay::v1::ReloadRequest* req,
+                      relay::v1::ReloadResponse* resp) override;
 
  private:
   void stream_stats(grpc::ServerContext& ctx, std::chrono::milliseconds interval,

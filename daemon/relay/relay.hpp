@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,9 @@ class Relay final : public RelayApi {
   // --drain-timeout each), new ones added at the tail, changed ones replaced; the log level is
   // set. API changes wait meanwhile. A step that fails is reported and the others still run.
   ReloadOutcome reload(const Config& next);
+  // Who reads the config file again for the Reload RPC (main's Reloader); set before start().
+  void set_reload(std::function<ReloadReport()> reload) { reload_ = std::move(reload); }
+  ReloadReport reload_configuration() override;
 
   DestinationSnapshot add_destination(const AddDestinationRequest& req, Deadline deadline) override;
   DestinationSnapshot remove_destination(const RemoveDestinationRequest& req, Deadline deadline) override;
@@ -78,6 +82,7 @@ class Relay final : public RelayApi {
   void restore_unless_removing(std::uint64_t id, const std::string& address, const CommandError& e);
 
   Config cfg_;
+  std::function<ReloadReport()> reload_;       // empty: the Reload RPC is refused
   std::vector<std::string> config_addresses_;  // cfg_.destinations, canonical
   std::unique_ptr<StateStore> store_;          // null without --state-dir
   // One API change at a time, from the client thread's answer to the state file, so the file

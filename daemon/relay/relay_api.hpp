@@ -13,12 +13,14 @@
 
 #include "clock.hpp"
 #include "endpoint.hpp"
+#include "reload_plan.hpp"
 #include "snapshot.hpp"
 #include "start_at.hpp"
 
 namespace relay {
 
 // internal: relayd could not do its own part (the state file could not be written).
+// failed_precondition: relayd cannot do it in its present state (a reload of a faulty file).
 enum class ApiCode {
   invalid_argument,
   already_exists,
@@ -26,7 +28,8 @@ enum class ApiCode {
   resource_exhausted,
   deadline_exceeded,
   unavailable,
-  internal
+  internal,
+  failed_precondition
 };
 
 // A refused request. `field` names the offending request field when there is one.
@@ -64,6 +67,11 @@ class RelayApi {
   virtual std::vector<DestinationSnapshot> destinations() const = 0;
   virtual StatsSnapshot stats() const = 0;
   virtual RelayInfo info() const = 0;
+  // Reads the config file again and applies it (reload_plan.hpp). Throws ApiError
+  // (failed_precondition) when this relay cannot reload.
+  virtual ReloadReport reload_configuration() {
+    throw ApiError(ApiCode::failed_precondition, "this relay cannot reload its configuration");
+  }
 };
 
 }  // namespace relay

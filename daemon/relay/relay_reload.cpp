@@ -1,4 +1,6 @@
 // Relay::reload (relay.hpp): a re-read configuration applied to the running relay.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -38,6 +40,18 @@ ReloadOutcome Relay::reload(const Config& next) {
   cfg_.destinations = next.destinations;
   cfg_.log_level = next.log_level;
   return out;
+}
+
+ReloadReport Relay::reload_configuration() {
+  if (!reload_) throw ApiError(ApiCode::failed_precondition, "relayd cannot reload here");
+  ReloadReport r = reload_();
+  if (r.config_file.empty())
+    throw ApiError(ApiCode::failed_precondition,
+                   "relayd runs without --config: there is no configuration to read again");
+  if (!r.accepted)
+    throw ApiError(ApiCode::failed_precondition, fmt::format("{} rejected, the running configuration stays: {}",
+                                                             r.config_file, fmt::join(r.errors, "; ")));
+  return r;
 }
 
 void Relay::reload_remove(const std::string& address, ReloadOutcome& out) {

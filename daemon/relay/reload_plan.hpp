@@ -31,6 +31,14 @@ struct ReloadOutcome {
   std::vector<std::string> failed;
 };
 
+// What a reload request got: the file's faults (rejected whole), or the plan as carried out.
+struct ReloadReport {
+  std::string config_file;  // empty: relayd runs without --config (nothing was read)
+  bool accepted = false;
+  std::vector<std::string> errors;  // the file's faults when it was rejected
+  ReloadOutcome outcome;            // when accepted
+};
+
 // `running` and `next`: the destinations each configuration gives (effective_destinations), as
 // canonical addresses, in order; the rest of the configurations for their settings.
 ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>& running, const Config& next_cfg,

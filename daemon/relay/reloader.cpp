@@ -13,7 +13,9 @@ Reloader::Reloader(Relay& relay, int argc, const char* const* argv, std::string 
     : relay_(relay), args_(argv, argv + argc), config_file_(std::move(config_file)) {}
 
 ReloadReport Reloader::reload() {
+  const std::lock_guard lock(mu_);
   ReloadReport r;
+  r.config_file = config_file_;
   if (config_file_.empty()) {
     spdlog::info("reload: relayd runs without --config, so there is no configuration to read again");
     return r;

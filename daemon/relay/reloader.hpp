@@ -4,6 +4,7 @@
 // logging what changed, what failed and what waits for a restart. Main thread.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,17 +12,12 @@
 
 namespace relay {
 
-struct ReloadReport {
-  bool accepted = false;
-  std::vector<std::string> errors;  // the file's faults when it was rejected
-  ReloadOutcome outcome;            // when accepted
-};
-
 class Reloader {
  public:
   // `argv`: relayd's own, so flags keep overriding the file as they did at start-up.
   Reloader(Relay& relay, int argc, const char* const* argv, std::string config_file);
 
+  // Any thread (SIGHUP on the main thread, the Reload RPC on a gRPC thread): one at a time.
   ReloadReport reload();
 
  private:
@@ -30,6 +26,7 @@ class Reloader {
   Relay& relay_;
   std::vector<std::string> args_;
   std::string config_file_;
+  std::mutex mu_;  // one reload at a time, its log lines together
 };
 
 }  // namespace relay

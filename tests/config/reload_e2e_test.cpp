@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "payload.hpp"
+#include "relayctl_runner.hpp"
 #include "relayd_process.hpp"
 #include "sequence_check.hpp"
 #include "tcp_sink.hpp"
@@ -25,10 +26,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string config_with(const std::vector<const TcpSink*>& sinks, const std::string& extra = {}) {
+std::string config_with(const std::vector<const TcpSink*>& sinks, const std::string& extra = {},
+                        const std::string& control = "none") {
   std::string out = "listeners = [\"udp@127.0.0.1:0\"]\n" + extra + "\n";
   for (const TcpSink* s : sinks) out += fmt::format("[[destination]]\naddress = \"tcp@127.0.0.1:{}\"\n", s->port());
-  out += "[control]\naddress = \"none\"\n[log]\nstats_interval = 0\n";
+  out += "[control]\naddress = \"" + control + "\"\n[log]\nstats_interval = 0\n";
   return out;
 }
 
@@ -141,6 +143,32 @@ TEST_F(ReloadE2eTest, FiftyReloadsUnderLoadLoseNothingForTheDestinationThatStays
   EXPECT_TRUE(is_whole_stream(stays.messages(), sent.load()));
   EXPECT_GE(sent.load(), 200u * kReloads);
   EXPECT_EQ(b.connections() + c.connections(), std::size_t{kReloads} + 1);
+  relayd_->signal(SIGTERM);
+  EXPECT_EQ(relayd_->wait_exit(20s), 0);
+}
+
+// The Reload RPC (relayctl reload) does what SIGHUP does and answers with what changed; a faulty
+// file is FAILED_PRECONDITION naming the fault; both are audited.
+TEST_F(ReloadE2eTest, RelayctlReloadAnswersWithWhatChanged) {
+  TcpSink a, d;
+  ASSERT_NO_FATAL_FAILURE(start(config_with({&a}, {}, "127.0.0.1:0")));
+  const RelayctlRunner ctl(RELAYCTL_PATH, "127.0.0.1:" + std::to_string(control_port(*relayd_)));
+  write_config(config_with({&a, &d}, {}, "127.0.0.1:0"));
+  const RunResult ok = ctl.run({"reload"});
+  EXPECT_EQ(ok.exit_code, 0) << describe(ok);
+  EXPECT_NE(ok.out.find("reloaded " + path_), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("added tcp@127.0.0.1:" + std::to_string(d.port())), std::string::npos) << ok.out;
+  ASSERT_TRUE(d.wait_for_connections(1, 10s));
+  EXPECT_NE(ctl.run({"reload"}).out.find("no change"), std::string::npos);
+
+  write_config(config_with({&a}, "[queue]\nmax_byts = 1", "127.0.0.1:0"));
+  const RunResult bad = ctl.run({"reload"});
+  EXPECT_EQ(bad.exit_code, 1) << describe(bad);
+  EXPECT_NE(bad.err.find("FAILED_PRECONDITION"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("queue.max_byts: unknown key"), std::string::npos) << bad.err;
+  EXPECT_TRUE(relayd_->wait_for_line("audit: .* Reload config file -> OK", 5s)) << relayd_->log_text();
+  EXPECT_TRUE(relayd_->wait_for_line("audit: .* Reload config file -> FAILED_PRECONDITION", 5s));
+  EXPECT_EQ(d.connections(), 1u) << "the rejected file removed nothing";
   relayd_->signal(SIGTERM);
   EXPECT_EQ(relayd_->wait_exit(20s), 0);
 }
