@@ -144,6 +144,26 @@ void UnixListener::run(grpc::Server& server) {
   }
 }
 
+namespace {
+
+// gRPC needs descriptors of its own to take on a connection (its wake-up fds); handed one with
+// none left, its error path uses freed memory (an ASan/UBSan report in unix_peer_test's flood).
+// So a connection is only handed over while this many more could still be opened.
+constexpr int kSpareDescriptors = 16;
+
+bool descriptors_to_spare(int any_fd) {
+  int probe[kSpareDescriptors];
+  int n = 0;
+  for (; n < kSpareDescriptors; ++n) {
+    probe[n] = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
+    if (probe[n] < 0) break;
+  }
+  for (int i = 0; i < n; ++i) close(probe[i]);
+  return n == kSpareDescriptors;
+}
+
+}  // namespace
+
 bool UnixListener::accept_one(grpc::Server& server) {
   const int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
@@ -153,6 +173,12 @@ bool UnixListener::accept_one(grpc::Server& server) {
     // Out of descriptors or memory: the pending connection stays ready and poll() would spin;
     // pause instead. stop() still ends the pause at once, and poll() does not consume the
     // wake-up, so run() sees it next.
+    wait_stop(kAcceptRetry);
+    return false;
+  }
+  if (!descriptors_to_spare(fd)) {
+    close(fd);  // refused now; the client sees a closed connection and may retry
+    accept_failed(EMFILE);
     wait_stop(kAcceptRetry);
     return false;
   }
