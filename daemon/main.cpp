@@ -120,6 +120,9 @@ int run(relay::Config cfg, int argc, char** argv) {
   relay::service::ServiceNotifier systemd;  // sd_notify; no-op without NOTIFY_SOCKET
   cfg.background.on_tick = systemd.tick_hook();
   relay::Relay relay(cfg);  // binds the listeners: a taken port fails here, before any thread runs
+  relay::Reloader reloader(relay, argc, argv, cfg.config_file);
+  // Set before the control server starts, so no Reload call can race with it.
+  relay.set_reload([&reloader] { return reloader.reload(); });  // the Reload RPC, as SIGHUP
   // Bound before the relay's threads start, so a taken control port also fails fast; started
   // after the signal mask is set, so gRPC's threads inherit it. Calls that arrive before
   // relay.start() simply wait in the client thread's mailbox.
@@ -139,8 +142,6 @@ int run(relay::Config cfg, int argc, char** argv) {
   relay.start();
   spdlog::info("relayd ready");
   systemd.ready(relay);
-  relay::Reloader reloader(relay, argc, argv, cfg.config_file);
-  relay.set_reload([&reloader] { return reloader.reload(); });  // the Reload RPC, as SIGHUP
   const int sig = wait_for_stop_signal(signals, reloader, security.get());
   systemd.stopping();
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

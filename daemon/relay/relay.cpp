@@ -124,6 +124,9 @@ std::vector<Endpoint> Relay::startup_destinations() const {
 }
 
 void Relay::start() {
+  // Control calls may already arrive (the control server starts first): a reload or an API
+  // change waits until the start-up destinations are in, so none sees a half-started relay.
+  const std::lock_guard lock(changes_mu_);
   const std::vector<Endpoint> dests = startup_destinations();
   for (const auto& ep : dests) refuse_own_address(ep);  // before anything runs
   client_.start();
