@@ -234,10 +234,14 @@ void print_reload(std::ostream& out, const relay::v1::ReloadResponse& r) {
   };
   lines(r.removed(), "removed ");
   lines(r.added(), "added ");
+  lines(r.listeners_removed(), "removed listener ");
+  lines(r.listeners_added(), "added listener ");
   lines(r.applied(), "applied ");
   lines(r.restart_required(), "restart needed for ");
   lines(r.failed(), "failed: ");
-  if (r.removed().empty() && r.added().empty() && r.applied().empty() && r.failed().empty()) out << "no change\n";
+  if (r.removed().empty() && r.added().empty() && r.applied().empty() && r.failed().empty() &&
+      r.listeners_removed().empty() && r.listeners_added().empty())
+    out << "no change\n";
 }
 
 }  // namespace relayctl

@@ -266,6 +266,8 @@ grpc::Status ControlService::Reload(grpc::ServerContext* ctx, const pb::ReloadRe
         for (const auto& a : p.applied) resp->add_applied(a);
         for (const auto& a : p.restart) resp->add_restart_required(a);
         for (const auto& a : r.outcome.failed) resp->add_failed(a);
+        for (const auto& a : r.outcome.listeners_removed) resp->add_listeners_removed(a);
+        for (const auto& a : r.outcome.listeners_added) resp->add_listeners_added(a);
       },
       "config file");
 }

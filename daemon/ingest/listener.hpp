@@ -43,8 +43,20 @@ class Listener {
   // Stops the watchers and closes every socket; called once the loop no longer runs.
   // Idempotent, so the destructor can call it again.
   virtual void stop() = 0;
+  // A reload removed this listener (server thread, loop running): it takes nothing new from
+  // now on, but what the kernel already accepted is read first. A UDP listener reads its
+  // socket dry and closes; a TCP one closes its listening socket and keeps reading each open
+  // connection until the peer closes it, it stays quiet for kRetireQuietSeconds, or `grace`
+  // seconds pass. finished() says when nothing of it is open any more.
+  virtual void retire(double grace) = 0;
+  virtual bool finished() const = 0;
+  // New connection limits from a reload (ingest.max_connections, ingest.idle_timeout); server
+  // thread. Only TCP listeners have connections.
+  virtual void set_limits(const IngestConfig&) {}
 
-  ListenerInfo info() const { return {name_, rcvbuf_granted_bytes_, &counters_}; }
+  static constexpr double kRetireQuietSeconds = 1.0;
+
+  ListenerInfo info() const { return {name_, rcvbuf_granted_bytes_, read(counters_)}; }
   const std::string& name() const noexcept { return name_; }
   const ListenerCounters& counters() const noexcept { return counters_; }
 

@@ -10,7 +10,7 @@ namespace relay {
 struct ListenerInfo {
   std::string address;  // canonical, with the bound port (port 0 resolved)
   int rcvbuf_granted_bytes = 0;
-  const ListenerCounters* counters = nullptr;  // lives as long as the ServerThread
+  ListenerValues counters;  // as read when the list was made
 };
 
 }  // namespace relay

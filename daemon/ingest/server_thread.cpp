@@ -5,10 +5,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <stdexcept>
 
 #include "ingest_pacer.hpp"
 #include "listener.hpp"
+#include "mailbox.hpp"
 #include "tcp_listener.hpp"
 #include "thread_name.hpp"
 #include "udp_listener.hpp"
@@ -16,8 +18,15 @@
 namespace relay {
 
 // The loop-side state the header does not need to show.
+struct ServerThread::Command {
+  ListenerChange change;
+  std::promise<ListenerChangeResult> done;
+};
+
 struct ServerThread::Impl {
-  ev_async wake{};    // stop(): the only thread-safe way into a running libev loop
+  ev_async wake{};     // stop(): the only thread-safe way into a running libev loop
+  ev_async command{};  // change_listeners(): commands waiting in `mailbox`
+  Mailbox<Command> mailbox;
   ev_prepare pace{};  // before each poll: how long to let datagrams accumulate
   std::unique_ptr<IngestPacer> pacer;
   bool stopped = false;
@@ -60,8 +69,8 @@ ServerThread::ServerThread(Queue& queue, const std::vector<Endpoint>& listen, In
   loop_ = new_loop();
   try {
     for (const Endpoint& ep : listen) {
-      listeners_.push_back(make_listener(ep, queue_, cfg_, on_published_));
-      spdlog::info("listening on {}", listeners_.back()->name());
+      listeners_.push_back({ep, make_listener(ep, queue_, cfg_, on_published_)});
+      spdlog::info("listening on {}", listeners_.back().listener->name());
     }
   } catch (...) {
     listeners_.clear();  // closes what was bound; the destructor will not run
@@ -80,11 +89,14 @@ void ServerThread::start() {
   if (thread_.joinable() || impl_->stopped) return;
   ev_async_init(&impl_->wake, &on_wake);
   ev_async_start(loop_, &impl_->wake);
+  ev_async_init(&impl_->command, &ServerThread::on_command);
+  impl_->command.data = this;
+  ev_async_start(loop_, &impl_->command);
   impl_->pacer = std::make_unique<IngestPacer>(cfg_.coalesce_seconds, smallest_rcvbuf(listeners()));
   ev_prepare_init(&impl_->pace, &ServerThread::on_prepare);
   impl_->pace.data = this;
   ev_prepare_start(loop_, &impl_->pace);
-  for (auto& l : listeners_) l->start(loop_);
+  for (auto& e : listeners_) e.listener->start(loop_);
   // Everything above happens-before the thread's first instruction (std::thread's guarantee).
   thread_ = std::thread([this] {
     name_this_thread("relayd-server");
@@ -98,10 +110,11 @@ void ServerThread::run() { ev_run(loop_, 0); }
 // that long ago, i.e. only while busy; the pacer sets it to 0 whenever traffic is light.
 void ServerThread::on_prepare(struct ev_loop* loop, ev_prepare* w, int) {
   auto* self = static_cast<ServerThread*>(w->data);
+  if (!self->retiring_.empty()) self->reap();
   IngestPacer& pacer = *self->impl_->pacer;
   const double now = ev_now(loop);
   if (!pacer.due(now)) return;
-  const ListenerValues sum = self->totals();
+  const ListenerValues sum = self->own_totals();
   const double wait = pacer.update(now, {sum.received_messages, sum.received_bytes, sum.kernel_drops});
   ev_set_io_collect_interval(loop, wait);
   // relaxed (both): a gauge for readers; nothing else is published with it, and a reader that
@@ -129,24 +142,152 @@ void ServerThread::stop() {
     ev_async_send(loop_, &impl_->wake);
     thread_.join();
     ev_async_stop(loop_, &impl_->wake);
+    ev_async_stop(loop_, &impl_->command);
     ev_prepare_stop(loop_, &impl_->pace);
   }
-  for (auto& l : listeners_) l->stop();
+  // Callers still waiting on a change learn it did not happen; their promises go with it.
+  impl_->mailbox.take_all([](const std::shared_ptr<Command>& c) {
+    c->done.set_value({{}, {}, {"relayd is stopping: the listeners did not change"}});
+  });
+  for (auto& e : listeners_) e.listener->stop();
+  for (auto& l : retiring_) l->stop();
   queue_.hand_over_producer();
   queue_.publish();
 }
 
 std::vector<ListenerInfo> ServerThread::listeners() const {
+  const std::lock_guard lock(view_mu_);
   std::vector<ListenerInfo> out;
-  out.reserve(listeners_.size());
-  for (const auto& l : listeners_) out.push_back(l->info());
+  out.reserve(listeners_.size() + 1);
+  for (const auto& e : listeners_) out.push_back(e.listener->info());
+  if (!any_removed_) return out;
+  ListenerInfo removed{std::string(kRemovedListeners), 0, removed_totals_};
+  for (const auto& l : retiring_) removed.counters += read(l->counters());
+  out.push_back(std::move(removed));
+  return out;
+}
+
+std::vector<Endpoint> ServerThread::configured() const {
+  const std::lock_guard lock(view_mu_);
+  std::vector<Endpoint> out;
+  for (const auto& e : listeners_) out.push_back(e.configured);
   return out;
 }
 
 ListenerValues ServerThread::totals() const {
-  ListenerValues sum;
-  for (const auto& l : listeners_) sum += read(l->counters());
+  const std::lock_guard lock(view_mu_);
+  return own_totals();
+}
+
+ListenerValues ServerThread::own_totals() const {
+  ListenerValues sum = removed_totals_;
+  for (const auto& e : listeners_) sum += read(e.listener->counters());
+  for (const auto& l : retiring_) sum += read(l->counters());
   return sum;
+}
+
+ListenerChangeResult ServerThread::change_listeners(ListenerChange change, std::chrono::milliseconds wait) {
+  if (impl_->stopped) return {{}, {}, {"relayd is stopping: the listeners did not change"}};
+  if (!thread_.joinable()) return apply(change);  // before start(): this thread owns them
+  auto cmd = std::make_shared<Command>();
+  cmd->change = std::move(change);
+  std::future<ListenerChangeResult> answer = cmd->done.get_future();
+  impl_->mailbox.push(cmd);
+  ev_async_send(loop_, &impl_->command);
+  if (answer.wait_for(wait) != std::future_status::ready)
+    return {{},
+            {},
+            {fmt::format("the server thread did not answer within {} ms; the listener change may still happen",
+                         wait.count())}};
+  return answer.get();
+}
+
+void ServerThread::on_command(struct ev_loop*, ev_async* w, int) {
+  auto* self = static_cast<ServerThread*>(w->data);
+  self->impl_->mailbox.take_all(
+      [self](const std::shared_ptr<Command>& c) { c->done.set_value(self->apply(c->change)); });
+}
+
+namespace {
+
+// Two listeners with the same key need the same socket: they cannot both be bound.
+std::string socket_key(Endpoint ep) {
+  ep.tls.reset();
+  return ep.str();
+}
+
+}  // namespace
+
+ListenerChangeResult ServerThread::apply(const ListenerChange& change) {
+  ListenerChangeResult out;
+  std::vector<std::string> removed_keys;
+  for (const auto& r : change.remove) {
+    const auto it = std::ranges::find_if(listeners_, [&](const Entry& e) { return e.configured.str() == r; });
+    if (it != listeners_.end()) removed_keys.push_back(socket_key(it->configured));
+  }
+  const auto reuses_socket = [&](const Endpoint& ep) { return std::ranges::count(removed_keys, socket_key(ep)) > 0; };
+  for (const auto& ep : change.add) {
+    if (!reuses_socket(ep)) bind(ep, out);
+  }
+  for (const auto& r : change.remove) retire(r, change.grace, out);
+  for (const auto& ep : change.add) {
+    if (reuses_socket(ep)) bind(ep, out);
+  }
+  if (change.limits) {
+    cfg_.max_connections = change.limits->max_connections;
+    cfg_.idle_timeout = change.limits->idle_timeout;
+    for (auto& e : listeners_) e.listener->set_limits(cfg_);
+  }
+  return out;
+}
+
+void ServerThread::bind(const Endpoint& ep, ListenerChangeResult& out) {
+  try {
+    auto l = make_listener(ep, queue_, cfg_, on_published_);
+    if (thread_.joinable()) l->start(loop_);
+    spdlog::info("listening on {}", l->name());
+    out.added.push_back(l->name());
+    const std::lock_guard lock(view_mu_);
+    listeners_.push_back({ep, std::move(l)});
+  } catch (const std::exception& e) {
+    spdlog::error("reload: {}", e.what());
+    out.failed.push_back(fmt::format("add {}: {}", ep.str(), e.what()));
+  }
+}
+
+void ServerThread::retire(const std::string& configured, double grace, ListenerChangeResult& out) {
+  const auto it = std::ranges::find_if(listeners_, [&](const Entry& e) { return e.configured.str() == configured; });
+  if (it == listeners_.end()) {
+    out.failed.push_back(fmt::format("remove {}: no such listener", configured));
+    return;
+  }
+  std::unique_ptr<Listener> l = std::move(it->listener);
+  const bool running = thread_.joinable();
+  if (running)
+    l->retire(grace);
+  else
+    l->stop();
+  out.removed.push_back(l->name());
+  spdlog::info("listener {} removed{}", l->name(),
+               l->finished() ? "" : "; its open connections are read until they end");
+  const std::lock_guard lock(view_mu_);
+  listeners_.erase(it);
+  any_removed_ = true;
+  if (running)
+    retiring_.push_back(std::move(l));
+  else
+    removed_totals_ += read(l->counters());
+}
+
+// Listeners whose last connection ended: their counts stay in the totals.
+void ServerThread::reap() {
+  const std::lock_guard lock(view_mu_);
+  std::erase_if(retiring_, [this](const std::unique_ptr<Listener>& l) {
+    if (!l->finished()) return false;
+    l->stop();
+    removed_totals_ += read(l->counters());
+    return true;
+  });
 }
 
 }  // namespace relay

@@ -87,12 +87,60 @@ void TcpListener::start(struct ev_loop* loop) {
   ev_io_start(loop_, &accept_io_);
   ev_timer_init(&retry_, &TcpListener::on_retry, kAcceptRetrySeconds, 0.);
   retry_.data = this;
-  if (idle_timeout_ > 0) {
-    const double every = std::max(0.05, idle_timeout_ / 4);
-    ev_timer_init(&idle_check_, &TcpListener::on_idle_check, every, every);
-    idle_check_.data = this;
-    ev_timer_start(loop_, &idle_check_);
+  ev_timer_init(&idle_check_, &TcpListener::on_idle_check, 0., 0.);
+  idle_check_.data = this;
+  if (idle_timeout_ > 0) start_idle_check(std::max(0.05, idle_timeout_ / 4));
+}
+
+void TcpListener::start_idle_check(double every) {
+  ev_timer_stop(loop_, &idle_check_);
+  ev_timer_set(&idle_check_, every, every);
+  ev_timer_start(loop_, &idle_check_);
+}
+
+void TcpListener::set_limits(const IngestConfig& cfg) {
+  max_connections_ = cfg.max_connections;  // connections over a lowered limit stay; new ones wait
+  idle_timeout_ = cfg.idle_timeout;
+  if (loop_ == nullptr || retiring_) return;
+  if (idle_timeout_ > 0)
+    start_idle_check(std::max(0.05, idle_timeout_ / 4));
+  else
+    ev_timer_stop(loop_, &idle_check_);
+}
+
+// Closing the listening socket first: from here on a connect is refused, so no peer starts
+// sending to a listener that is going away.
+void TcpListener::retire(double grace) {
+  if (retiring_ || loop_ == nullptr) return;
+  retiring_ = true;
+  ev_io_stop(loop_, &accept_io_);
+  ev_timer_stop(loop_, &retry_);
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  retire_deadline_ = ev_now(loop_) + std::max(0.0, grace);
+  start_idle_check(0.1);
+}
+
+// A connection of a retiring listener goes once quiet for kRetireQuietSeconds (its sender has
+// likely moved on), all of them at the deadline: each is read once more first, so what the
+// kernel holds for it is delivered; a frame still cut short then is counted as partial.
+void TcpListener::close_retiring(ev_tstamp now) {
+  const bool deadline = now >= retire_deadline_;
+  std::vector<int> closing;
+  for (const auto& [fd, c] : conns_) {
+    if (deadline || now - c->last_read >= kRetireQuietSeconds) closing.push_back(fd);
   }
+  if (deadline && !closing.empty())
+    spdlog::info("listener {}: removed; closing its {} connections still open after the drain timeout", name_,
+                 closing.size());
+  for (const int fd : closing) {
+    if (auto it = conns_.find(fd); it != conns_.end()) read_ready(*it->second);
+    if (auto it = conns_.find(fd); it != conns_.end()) {
+      drop_partial_frame(*it->second);
+      close_connection(*it->second);
+    }
+  }
+  if (conns_.empty()) ev_timer_stop(loop_, &idle_check_);
 }
 
 // A frame half received when relayd shuts down is lost like one cut by the peer. Counting here
@@ -202,7 +250,10 @@ void TcpListener::close_idle(ev_tstamp now) {
 void TcpListener::on_idle_check(struct ev_loop* loop, ev_timer* w, int) {
   auto* self = static_cast<TcpListener*>(w->data);
   try {
-    self->close_idle(ev_now(loop));
+    if (self->retiring_)
+      self->close_retiring(ev_now(loop));
+    else
+      self->close_idle(ev_now(loop));
   } catch (const std::exception& e) {
     self->callback_failed(e);
   }

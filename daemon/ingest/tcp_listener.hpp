@@ -36,6 +36,9 @@ class TcpListener final : public Listener {
 
   void start(struct ev_loop* loop) override;
   void stop() override;
+  void retire(double grace) override;
+  bool finished() const override { return retiring_ && conns_.empty(); }
+  void set_limits(const IngestConfig& cfg) override;
 
   std::size_t connections() const noexcept { return conns_.size(); }  // server thread only
 
@@ -65,14 +68,18 @@ class TcpListener final : public Listener {
   void refuse(int fd, const std::string& peer);
   static void on_idle_check(struct ev_loop* loop, ev_timer* w, int revents);
   void close_idle(ev_tstamp now);
+  void close_retiring(ev_tstamp now);
+  void start_idle_check(double every);
 
   int fd_ = -1;
   struct ev_loop* loop_ = nullptr;
   ev_io accept_io_{};
   ev_timer retry_{};
   ev_timer idle_check_{};
-  const std::size_t max_connections_;
-  const double idle_timeout_;                                   // s; 0: never
+  std::size_t max_connections_;
+  double idle_timeout_;  // s; 0: never
+  bool retiring_ = false;
+  ev_tstamp retire_deadline_ = 0;                               // retiring: every connection still open then is closed
   const std::shared_ptr<const TlsServerContext> tls_;           // tls@ listeners only
   std::unordered_map<int, std::unique_ptr<Connection>> conns_;  // by descriptor
   LogLimiter bad_frame_log_;

@@ -112,6 +112,19 @@ void UdpListener::stop() {
   fd_ = -1;
 }
 
+// The socket is read until it is empty (bounded, should a sender flood it meanwhile), then
+// closed: a datagram arriving after that finds the port closed, as after any removal.
+void UdpListener::retire(double) {
+  constexpr int kMaxRetireBatches = 4096;
+  try {
+    for (int i = 0; i < kMaxRetireBatches && receive_batch(); ++i) {}
+  } catch (const std::exception& e) {
+    callback_failed(e);
+  }
+  if (fd_ >= 0) poll_kernel_drops();
+  stop();
+}
+
 void UdpListener::on_readable(struct ev_loop*, ev_io* w, int) {
   auto* self = static_cast<UdpListener*>(w->data);
   try {

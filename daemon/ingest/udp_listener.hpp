@@ -30,6 +30,8 @@ class UdpListener final : public Listener {
 
   void start(struct ev_loop* loop) override;
   void stop() override;
+  void retire(double grace) override;
+  bool finished() const override { return fd_ < 0; }
 
  private:
   // Batches drained per readiness callback before yielding to the loop's other sockets.

@@ -56,6 +56,11 @@ void OwnAddresses::add(const Endpoint& bound) {
   own_.push_back(bound);
 }
 
+void OwnAddresses::remove(const std::string& bound) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(own_, [&](const Endpoint& e) { return e.str() == bound; });
+}
+
 std::optional<std::string> OwnAddresses::reached_by(const Endpoint& dest) const {
   std::lock_guard lock(mutex_);
   for (const Endpoint& own : own_) {

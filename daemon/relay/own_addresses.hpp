@@ -8,8 +8,8 @@
 // address of this host's interfaces, or a wildcard itself (connecting to 0.0.0.0 reaches this
 // host). Addresses are canonical (endpoint.hpp: v4-mapped IPv6 is already IPv4).
 //
-// Thread: add() from the main thread at start-up, reached_by() from the main thread and the
-// control service's threads; a mutex guards the list (the control path, never the data path).
+// Thread: add() from the main thread at start-up and remove()/add() on a reload, reached_by() from the main thread and
+// the control service's threads; a mutex guards the list (the control path, never the data path).
 #pragma once
 
 #include <mutex>
@@ -25,6 +25,8 @@ class OwnAddresses {
  public:
   // A TCP address relayd listens on, with its real port.
   void add(const Endpoint& bound);
+  // A listener a reload removed (canonical text, as bound).
+  void remove(const std::string& bound);
   // The own address (canonical text) that a connection to `dest` would reach, or nullopt.
   std::optional<std::string> reached_by(const Endpoint& dest) const;
 

@@ -73,9 +73,11 @@ Relay::Relay(const Config& cfg)
       background_(queue_, cfg.background, [this] { log_stats(); }),
       server_(queue_, cfg.listen, cfg.ingest, [this] { client_.wake(); }) {
   queue_.set_hooks([this] { background_.pressure(); }, [this] { client_.wake(); });
-  for (const auto& l : server_.listeners()) {
-    if (l.address.starts_with("tcp@") || l.address.starts_with("tls@")) own_.add(parse_endpoint(l.address, false));
-  }
+  for (const auto& l : server_.listeners()) own_listener(l.address);
+}
+
+void Relay::own_listener(const std::string& bound) {
+  if (bound.starts_with("tcp@") || bound.starts_with("tls@")) own_.add(parse_endpoint(bound, false));
 }
 
 // A unix control socket (or none) has no TCP address to protect.
@@ -330,7 +332,7 @@ std::vector<DestinationSnapshot> Relay::destinations() const { return with_origi
 std::vector<ListenerSnapshot> Relay::listener_snapshots() const {
   std::vector<ListenerSnapshot> out;
   for (const auto& l : server_.listeners())
-    out.push_back(ListenerSnapshot{l.address, l.rcvbuf_granted_bytes, read(*l.counters)});
+    out.push_back(ListenerSnapshot{l.address, l.rcvbuf_granted_bytes, l.counters});
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,8 @@ class Relay final : public RelayApi {
   // Applies a re-read configuration (reload_plan.hpp, docs/CONFIG.md "Reload"): under the
   // current runtime state, the config's destinations that went are removed (drained, up to
   // --drain-timeout each), new ones added at the tail, changed ones replaced; the log level is
-  // set. API changes wait meanwhile. A step that fails is reported and the others still run.
+  // set; listeners that went are retired, new ones bound (reload_plan.hpp). API changes wait
+  // meanwhile. A step that fails is reported and the others still run.
   ReloadOutcome reload(const Config& next);
   // Who reads the config file again for the Reload RPC (main's Reloader); set before start().
   void set_reload(std::function<ReloadReport()> reload) { reload_ = std::move(reload); }
@@ -77,6 +79,10 @@ class Relay final : public RelayApi {
   std::vector<DestinationSnapshot> with_origins(std::vector<DestinationSnapshot> all) const;
   void reload_remove(const std::string& address, ReloadOutcome& out);
   void reload_add(const Config& next, const std::string& address, ReloadOutcome& out);
+  void reload_listeners(const Config& next, ReloadOutcome& out);
+  // A running destination that a TCP listener at `listener` would receive from (a loop).
+  std::optional<std::string> destination_reaching(const Endpoint& listener) const;
+  void own_listener(const std::string& bound);
   // After a timed-out add: the client thread may still have applied it.
   void record_if_running(const std::string& address);
   void restore_unless_removing(std::uint64_t id, const std::string& address, const CommandError& e);

@@ -30,6 +30,7 @@ ReloadOutcome Relay::reload(const Config& next) {
                          addresses(effective_destinations(next_config, next_state)));
   for (const auto& address : out.plan.remove) reload_remove(address, out);
   for (const auto& address : out.plan.add) reload_add(next, address, out);
+  reload_listeners(next, out);
   if (next.log_level != cfg_.log_level) spdlog::set_level(spdlog::level::from_str(next.log_level));
   try {
     commit(std::move(next_state));  // the API's changes, restated against the new file
@@ -52,6 +53,52 @@ ReloadReport Relay::reload_configuration() {
     throw ApiError(ApiCode::failed_precondition, fmt::format("{} rejected, the running configuration stays: {}",
                                                              r.config_file, fmt::join(r.errors, "; ")));
   return r;
+}
+
+// After the destinations, so a listener can take the port of a destination the same reload
+// removed; a listener that a remaining destination would reach is refused, as the destination
+// would be the other way round.
+void Relay::reload_listeners(const Config& next, ReloadOutcome& out) {
+  const bool limits = next.ingest.max_connections != cfg_.ingest.max_connections ||
+                      next.ingest.idle_timeout != cfg_.ingest.idle_timeout;
+  if (out.plan.add_listeners.empty() && out.plan.remove_listeners.empty() && !limits) return;
+  ListenerChange change;
+  change.remove = out.plan.remove_listeners;
+  change.grace = next.drain_timeout;
+  if (limits) change.limits = next.ingest;
+  for (const auto& text : out.plan.add_listeners) {
+    const auto ep = std::ranges::find_if(next.listen, [&](const Endpoint& e) { return e.str() == text; });
+    if (ep == next.listen.end()) continue;
+    if (const auto dest = destination_reaching(*ep)) {
+      out.failed.push_back(
+          fmt::format("add {}: destination {} sends there: messages would come straight back (a loop)", text, *dest));
+      continue;
+    }
+    change.add.push_back(*ep);
+  }
+  const ListenerChangeResult r = server_.change_listeners(std::move(change), std::chrono::seconds(10));
+  for (const auto& bound : r.removed) own_.remove(bound);
+  for (const auto& bound : r.added) own_listener(bound);
+  out.listeners_added = r.added;
+  out.listeners_removed = r.removed;
+  out.failed.insert(out.failed.end(), r.failed.begin(), r.failed.end());
+  cfg_.listen = server_.configured();
+  cfg_.ingest.max_connections = next.ingest.max_connections;
+  cfg_.ingest.idle_timeout = next.ingest.idle_timeout;
+}
+
+std::optional<std::string> Relay::destination_reaching(const Endpoint& listener) const {
+  if (listener.transport != Transport::tcp || listener.port == 0) return std::nullopt;
+  OwnAddresses would_be;
+  would_be.add(listener);
+  for (const auto& d : client_.snapshot()) {
+    try {
+      if (would_be.reached_by(parse_endpoint(d.address, true))) return d.address;
+    } catch (const EndpointError&) {
+      // It resolved when it was added; one that no longer does is not sending anywhere.
+    }
+  }
+  return std::nullopt;
 }
 
 void Relay::reload_remove(const std::string& address, ReloadOutcome& out) {

@@ -28,15 +28,12 @@ void compare_restart_settings(const Config& a, const Config& b, std::vector<std:
   const auto differ = [&](bool d, const char* key) {
     if (d) out.push_back(key);
   };
-  differ(texts(a.listen) != texts(b.listen), "listeners");
   differ(a.queue.max_queue_bytes != b.queue.max_queue_bytes, "queue.max_bytes");
   differ(a.ingest.max_message != b.ingest.max_message, "queue.max_message_size");
   differ(a.ingest.rcvbuf != b.ingest.rcvbuf, "ingest.rcvbuf");
   differ(a.ingest.batch != b.ingest.batch, "ingest.batch");
   differ(a.ingest.coalesce_seconds != b.ingest.coalesce_seconds, "ingest.coalesce_us");
   differ(a.ingest.udp_gro != b.ingest.udp_gro, "ingest.udp_gro");
-  differ(a.ingest.max_connections != b.ingest.max_connections, "ingest.max_connections");
-  differ(a.ingest.idle_timeout != b.ingest.idle_timeout, "ingest.idle_timeout");
   differ(a.client.max_destinations != b.client.max_destinations, "delivery.max_destinations");
   differ(a.client.destination.reconnect_min != b.client.destination.reconnect_min, "delivery.reconnect_min");
   differ(a.client.destination.reconnect_max != b.client.destination.reconnect_max, "delivery.reconnect_max");
@@ -68,8 +65,21 @@ ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>
     const std::string* r = same_peer(running, n);
     if (r == nullptr || *r != n) plan.add.push_back(n);
   }
-  if (running_cfg.log_level != next_cfg.log_level)
-    plan.applied.push_back(fmt::format("log.level: {} -> {}", running_cfg.log_level, next_cfg.log_level));
+  const std::vector<std::string> listening = texts(running_cfg.listen), listen = texts(next_cfg.listen);
+  for (const auto& l : listening) {
+    if (std::ranges::count(listen, l) == 0) plan.remove_listeners.push_back(l);
+  }
+  for (const auto& l : listen) {
+    if (std::ranges::count(listening, l) == 0) plan.add_listeners.push_back(l);
+  }
+  const auto applied = [&](bool differs, const char* key, const auto& from, const auto& to) {
+    if (differs) plan.applied.push_back(fmt::format("{}: {} -> {}", key, from, to));
+  };
+  applied(running_cfg.log_level != next_cfg.log_level, "log.level", running_cfg.log_level, next_cfg.log_level);
+  applied(running_cfg.ingest.max_connections != next_cfg.ingest.max_connections, "ingest.max_connections",
+          running_cfg.ingest.max_connections, next_cfg.ingest.max_connections);
+  applied(running_cfg.ingest.idle_timeout != next_cfg.ingest.idle_timeout, "ingest.idle_timeout",
+          running_cfg.ingest.idle_timeout, next_cfg.ingest.idle_timeout);
   compare_restart_settings(running_cfg, next_cfg, plan.restart);
   return plan;
 }

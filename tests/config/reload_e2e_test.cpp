@@ -3,7 +3,10 @@
 // destination that stays never misses a message — over 50 reloads under load — and a file with
 // any fault is rejected whole while the running configuration carries on.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -12,10 +15,14 @@
 
 #include <fmt/format.h>
 
+#include "accounting.hpp"
+#include "framing.hpp"
 #include "payload.hpp"
 #include "relayctl_runner.hpp"
 #include "relayd_process.hpp"
 #include "sequence_check.hpp"
+#include "sockets.hpp"
+#include "tcp_client.hpp"
 #include "tcp_sink.hpp"
 #include "temp_dir.hpp"
 #include "timeouts.hpp"
@@ -27,12 +34,23 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string config_with(const std::vector<const TcpSink*>& sinks, const std::string& extra = {},
-                        const std::string& control = "none") {
-  std::string out = "listeners = [\"udp@127.0.0.1:0\"]\n" + extra + "\n";
+                        const std::string& control = "none", const std::string& listeners = "\"udp@127.0.0.1:0\"") {
+  std::string out = "listeners = [" + listeners + "]\n" + extra + "\n";
   for (const TcpSink* s : sinks) out += fmt::format("[[destination]]\naddress = \"tcp@127.0.0.1:{}\"\n", s->port());
   out += "[control]\naddress = \"" + control + "\"\n[log]\nstats_interval = 0\n";
   return out;
 }
+
+// Whether a TCP connect to 127.0.0.1:port is refused (nothing listens there).
+bool connect_refused(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const SocketAddress a = make_address("127.0.0.1", port);
+  const bool refused = connect(fd, a.get(), a.len) != 0 && errno == ECONNREFUSED;
+  close(fd);
+  return refused;
+}
+
+std::string frame(std::uint64_t seq) { return encode(Framing::lp32le, make_payload(seq, 64)); }
 
 class ReloadE2eTest : public ::testing::Test {
  protected:
@@ -71,7 +89,8 @@ TEST_F(ReloadE2eTest, AddedDestinationsStartRemovedOnesAreDrainedAndTheLogLevelC
 
   write_config(config_with({&a, &c}, "[queue]\nmax_bytes = \"64MiB\"") + "level = \"debug\"\n");
   const std::string line = reload();
-  EXPECT_NE(line.find("1 destination(s) removed, 1 added, log.level: info -> debug"), std::string::npos)
+  EXPECT_NE(line.find("1 destination(s) removed, 1 added; 0 listener(s) removed, 0 added; log.level: info -> debug"),
+            std::string::npos)
       << relayd_->log_text();
   EXPECT_TRUE(relayd_->wait_for_line("not applied until a restart: queue.max_bytes", 5s)) << relayd_->log_text();
   ASSERT_TRUE(c.wait_for_connections(1, 10s));
@@ -143,6 +162,70 @@ TEST_F(ReloadE2eTest, FiftyReloadsUnderLoadLoseNothingForTheDestinationThatStays
   EXPECT_TRUE(is_whole_stream(stays.messages(), sent.load()));
   EXPECT_GE(sent.load(), 200u * kReloads);
   EXPECT_EQ(b.connections() + c.connections(), std::size_t{kReloads} + 1);
+  relayd_->signal(SIGTERM);
+  EXPECT_EQ(relayd_->wait_exit(20s), 0);
+}
+
+// A listener the file adds is bound and takes input; one it drops stops accepting at once but
+// reads its open connection until that goes quiet, so nothing a sender had sent is lost; the
+// listener that stays keeps its socket (and port 0's port) through every reload, and the
+// connection limit changes in place. The removed listener's counts stay in the exit report.
+TEST_F(ReloadE2eTest, ListenersComeAndGoWithoutLosingAMessage) {
+  TcpSink a;
+  ASSERT_NO_FATAL_FAILURE(start(config_with({&a})));
+  const std::uint16_t udp_port = relayd_->udp_port();
+  const std::uint16_t tcp_port = reserve_port();
+  const std::string both = fmt::format("\"udp@127.0.0.1:0\", \"tcp@127.0.0.1:{}\"", tcp_port);
+  write_config(config_with({&a}, "[ingest]\nmax_connections = 1", "none", both));
+  const std::string added = reload();
+  EXPECT_NE(added.find("0 listener(s) removed, 1 added; ingest.max_connections: 1024 -> 1"), std::string::npos)
+      << relayd_->log_text();
+  TcpClient client(tcp_port);
+  ASSERT_TRUE(client.connected());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(client.send_all(frame(i)));
+  ASSERT_TRUE(a.wait_for_count(100, 10s)) << a.count();
+  TcpClient second(tcp_port);  // over the new limit: relayd closes it
+  EXPECT_TRUE(second.wait_closed_by_peer(10s));
+
+  write_config(config_with({&a}, "[ingest]\nmax_connections = 1"));
+  const std::string removed = reload();
+  EXPECT_NE(removed.find("1 listener(s) removed, 0 added"), std::string::npos) << relayd_->log_text();
+  EXPECT_TRUE(connect_refused(tcp_port)) << "the removed listener still accepts";
+  for (int i = 100; i < 200; ++i) ASSERT_TRUE(client.send_all(frame(i)));  // the open connection is still read
+  ASSERT_TRUE(a.wait_for_count(200, 10s)) << a.count();
+  EXPECT_TRUE(client.wait_closed_by_peer(10s)) << "relayd kept a quiet connection of a removed listener";
+  EXPECT_EQ(relayd_->udp_port(), udp_port);
+  UdpSender udp(udp_port);
+  for (int i = 200; i < 300; ++i) udp.send(make_payload(i, 64));
+  ASSERT_TRUE(a.wait_for_count(300, 10s)) << a.count();
+  EXPECT_TRUE(is_whole_stream(a.messages(), 300));
+
+  relayd_->signal(SIGTERM);
+  ASSERT_EQ(relayd_->wait_exit(20s), 0);
+  const RelayStats stats = relayd_->stats();
+  expect_exit_report_adds_up(stats, {{udp_port, 100}});
+  const auto gone = stats.listeners().find("removed");
+  ASSERT_NE(gone, stats.listeners().end()) << relayd_->log_text();
+  EXPECT_EQ(gone->second.u("received_messages"), 200u);
+  EXPECT_EQ(gone->second.u("connections_refused"), 1u);
+}
+
+// A reload may not create a loop: a listener where a running destination sends is refused, the
+// rest of the file still applies.
+TEST_F(ReloadE2eTest, AListenerWhereADestinationSendsIsRefused) {
+  TcpSink a;
+  const std::uint16_t port = reserve_port();  // nothing listens: that destination backs off
+  const std::string dest = fmt::format("[[destination]]\naddress = \"tcp@127.0.0.1:{}\"\n", port);
+  ASSERT_NO_FATAL_FAILURE(start(config_with({&a}) + dest));
+  write_config(config_with({&a}, {}, "none", fmt::format("\"udp@127.0.0.1:0\", \"tcp@127.0.0.1:{}\"", port)) + dest);
+  const std::string line = reload();
+  EXPECT_NE(line.find("0 listener(s) removed, 0 added"), std::string::npos) << relayd_->log_text();
+  EXPECT_TRUE(relayd_->wait_for_line(fmt::format("reload: failed: add tcp@127.0.0.1:{}: destination tcp@127.0.0.1:{} "
+                                                 "sends there",
+                                                 port, port),
+                                     5s))
+      << relayd_->log_text();
+  EXPECT_TRUE(connect_refused(port));
   relayd_->signal(SIGTERM);
   EXPECT_EQ(relayd_->wait_exit(20s), 0);
 }

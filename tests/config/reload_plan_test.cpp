@@ -43,8 +43,31 @@ TEST(ReloadPlan, ListenersAreComparedByTheirCanonicalText) {
   a.listen.push_back(parse_endpoint("udp@127.0.0.1:2008", false));
   b.listen.push_back(parse_endpoint("udp@[::ffff:127.0.0.1]:2008", false));  // the same listener
   EXPECT_TRUE(plan_reload(a, {}, b, {}).restart.empty());
+  EXPECT_TRUE(plan_reload(a, {}, b, {}).changes_nothing());
   b.listen.push_back(parse_endpoint("udp@127.0.0.1:2009", false));
-  EXPECT_EQ(plan_reload(a, {}, b, {}).restart, (Addresses{"listeners"}));
+  const ReloadPlan p = plan_reload(a, {}, b, {});
+  EXPECT_TRUE(p.restart.empty());
+  EXPECT_EQ(p.add_listeners, (Addresses{"udp@127.0.0.1:2009"}));
+  EXPECT_TRUE(p.remove_listeners.empty());
+  EXPECT_FALSE(p.changes_nothing());
+}
+
+TEST(ReloadPlan, GoneListenersAreRemovedAndChangedOnesReplaced) {
+  Config a, b;
+  a.listen = {parse_endpoint("udp@127.0.0.1:2008", false), parse_endpoint("tcp@127.0.0.1:2009", false)};
+  b.listen = {parse_endpoint("tcp@127.0.0.1:2009", false), parse_endpoint("udp@127.0.0.1:2010", false)};
+  const ReloadPlan p = plan_reload(a, {}, b, {});
+  EXPECT_EQ(p.remove_listeners, (Addresses{"udp@127.0.0.1:2008"}));
+  EXPECT_EQ(p.add_listeners, (Addresses{"udp@127.0.0.1:2010"}));
+}
+
+TEST(ReloadPlan, ConnectionLimitsChangeInPlace) {
+  Config a, b;
+  b.ingest.max_connections = 10;
+  b.ingest.idle_timeout = 30;
+  const ReloadPlan p = plan_reload(a, {}, b, {});
+  EXPECT_EQ(p.applied, (Addresses{"ingest.max_connections: 1024 -> 10", "ingest.idle_timeout: 300 -> 30"}));
+  EXPECT_TRUE(p.restart.empty());
 }
 
 }  // namespace

@@ -68,7 +68,6 @@ TEST_F(UdpListenerTest, ReportsTheBoundPortAndBuffer) {
   EXPECT_NE(port(), 0);
   // Linux reports twice what was set (the doubling covers bookkeeping overhead).
   EXPECT_GE(infos[0].rcvbuf_granted_bytes, 1 << 20);
-  EXPECT_NE(infos[0].counters, nullptr);
 }
 
 TEST_F(UdpListenerTest, GoodDatagramsArriveInOrderOthersAreCounted) {
