@@ -261,16 +261,17 @@ void ServerThread::retire(const std::string& configured, double grace, ListenerC
     out.failed.push_back(fmt::format("remove {}: no such listener", configured));
     return;
   }
-  std::unique_ptr<Listener> l = std::move(it->listener);
+  Listener& retiring = *it->listener;
   const bool running = thread_.joinable();
   if (running)
-    l->retire(grace);
+    retiring.retire(grace);
   else
-    l->stop();
-  out.removed.push_back(l->name());
-  spdlog::info("listener {} removed{}", l->name(),
-               l->finished() ? "" : "; its open connections are read until they end");
-  const std::lock_guard lock(view_mu_);
+    retiring.stop();
+  out.removed.push_back(retiring.name());
+  spdlog::info("listener {} removed{}", retiring.name(),
+               retiring.finished() ? "" : "; its open connections are read until they end");
+  const std::lock_guard lock(view_mu_);  // readers walk listeners_: the entry moves under it
+  std::unique_ptr<Listener> l = std::move(it->listener);
   listeners_.erase(it);
   any_removed_ = true;
   if (running)

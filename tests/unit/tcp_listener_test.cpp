@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -250,6 +252,65 @@ TEST(TcpListenerBind, AddressInUseNamesTheAddress) {
     EXPECT_EQ(e.code().value(), EADDRINUSE);
     EXPECT_THAT(e.what(), ::testing::HasSubstr("cannot listen on " + taken + ": Address already in use"));
   }
+}
+
+// A reload's listener changes (change_listeners) while traffic flows and other threads read the
+// listener list and totals (the stats and metrics readers): run under TSan, this is the check
+// that the server thread's list changes and the readers' reads never race. Totals only grow; a
+// removed listener's counts stay, summed under "removed"; a retired connection is read to the end.
+TEST_F(TcpListenerTest, ListenersChangeWhileReadersReadAndTrafficFlows) {
+  constexpr int kRounds = 20, kFrames = 50;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> went_back{false};
+  std::thread reader([&] {
+    std::uint64_t last = 0;
+    while (!stop.load()) {
+      const std::uint64_t now = totals().received_messages;
+      if (now < last) went_back = true;
+      last = now;
+      (void)server_->listeners();
+    }
+  });
+  std::uint64_t sent = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    ListenerChange add;
+    add.add.push_back(parse_endpoint("tcp@127.0.0.1:0", false));
+    const ListenerChangeResult added = server_->change_listeners(add, std::chrono::seconds(10));
+    ASSERT_EQ(added.added.size(), 1u) << (added.failed.empty() ? "" : added.failed[0]);
+    TcpClient client(test::port_of(added.added[0]));
+    for (int i = 0; i < kFrames / 2; ++i) write_all(client, frame("m"));
+    ListenerChange remove;
+    remove.remove.push_back("tcp@127.0.0.1:0");  // the first of the two: the one from the constructor first
+    remove.grace = 5;
+    const ListenerChangeResult removed = server_->change_listeners(remove, std::chrono::seconds(10));
+    ASSERT_EQ(removed.removed.size(), 1u) << (removed.failed.empty() ? "" : removed.failed[0]);
+    for (int i = 0; i < kFrames / 2; ++i) write_all(client, frame("m"));  // read although retired
+    sent += kFrames;
+    ASSERT_TRUE(received(sent)) << totals().received_messages << " of " << sent;
+  }
+  stop = true;
+  reader.join();
+  EXPECT_FALSE(went_back) << "a removed listener's counts left the totals";
+  const auto list = server_->listeners();
+  ASSERT_EQ(list.size(), 2u);  // the last one added, and "removed"
+  EXPECT_EQ(list.back().address, ServerThread::kRemovedListeners);
+  EXPECT_EQ(list[0].counters.received_messages + list.back().counters.received_messages, sent);
+  EXPECT_EQ(totals().received_messages, sent);
+}
+
+// Unknown addresses and addresses already taken are failed steps; the rest still applies.
+TEST_F(TcpListenerTest, AFailedListenerChangeNamesEachStep) {
+  ListenerChange change;
+  change.remove.push_back("tcp@127.0.0.1:1");                                              // not a listener here
+  change.add.push_back(parse_endpoint("tcp@127.0.0.1:" + std::to_string(port()), false));  // taken
+  change.add.push_back(parse_endpoint("udp@127.0.0.1:0", false));
+  const ListenerChangeResult r = server_->change_listeners(change, std::chrono::seconds(10));
+  ASSERT_EQ(r.failed.size(), 2u);
+  EXPECT_THAT(r.failed[0], ::testing::HasSubstr("Address already in use"));
+  EXPECT_THAT(r.failed[1], ::testing::HasSubstr("remove tcp@127.0.0.1:1: no such listener"));
+  ASSERT_EQ(r.added.size(), 1u);
+  EXPECT_THAT(r.added[0], ::testing::StartsWith("udp@127.0.0.1:"));
+  EXPECT_EQ(server_->listeners().size(), 2u);
 }
 
 }  // namespace
