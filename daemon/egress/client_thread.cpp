@@ -1,8 +1,10 @@
 #include "client_thread.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -91,6 +93,23 @@ DestinationSnapshot ClientThread::remove(const Removal& removal, Deadline deadli
   return commands_.call(std::move(cmd), deadline);
 }
 
+void ClientThread::set_destination_timing(DestinationConfig timing) {
+  const auto seconds_ok = [](double s) { return std::isfinite(s) && s > 0; };
+  if (!seconds_ok(timing.reconnect_min) || !seconds_ok(timing.reconnect_max) || !seconds_ok(timing.connect_timeout))
+    throw std::invalid_argument(fmt::format(
+        "destination timing: reconnect_min {}, reconnect_max {}, connect_timeout {}: each must be a positive number",
+        timing.reconnect_min, timing.reconnect_max, timing.connect_timeout));
+  if (timing.reconnect_max < timing.reconnect_min)
+    throw std::invalid_argument(fmt::format("destination timing: reconnect_max {} is below reconnect_min {}",
+                                            timing.reconnect_max, timing.reconnect_min));
+  if (timing.keepalive_idle < 1 || timing.keepalive_interval < 1 || timing.keepalive_count < 1)
+    throw std::invalid_argument("destination timing: keepalive idle, interval and count must each be at least 1");
+  auto cmd = std::make_shared<Command>();
+  cmd->kind = Command::Kind::timing;
+  cmd->timing = timing;
+  commands_.post(std::move(cmd));
+}
+
 std::vector<DestinationSnapshot> ClientThread::snapshot() const {
   return registry_.snapshot(queue_.tail(), steady_ns());
 }
@@ -111,6 +130,7 @@ void ClientThread::apply(const std::shared_ptr<Command>& cmd) {
     case Command::Kind::add: return apply_add(*cmd);
     case Command::Kind::remove: return apply_remove(cmd);
     case Command::Kind::shutdown: return apply_shutdown(*cmd);
+    case Command::Kind::timing: return apply_timing(*cmd);
   }
 }
 
@@ -175,6 +195,15 @@ void ClientThread::apply_shutdown(Command& cmd) {
   }
   cmd.done.set_value({});
   check_drains();
+}
+
+void ClientThread::apply_timing(Command& cmd) {
+  cfg_.destination = cmd.timing;
+  for (auto& d : destinations_) d->set_timing(cfg_.destination);
+  spdlog::debug("destination timing: reconnect {}-{} s, connect timeout {} s, keepalive {}/{}/{}",
+                cfg_.destination.reconnect_min, cfg_.destination.reconnect_max, cfg_.destination.connect_timeout,
+                cfg_.destination.keepalive_idle, cfg_.destination.keepalive_interval, cfg_.destination.keepalive_count);
+  cmd.done.set_value({});
 }
 
 Destination* ClientThread::find(std::uint64_t id) const {

@@ -6,8 +6,8 @@
 // commands arrive through the CommandChannel, which calls it too. With nothing queued, no write
 // watcher is active: the loop sleeps.
 //
-// Threads: start(), wake(), add(), remove(), release_callers(), snapshot() and drain_and_stop()
-// on any thread; everything else runs on the client thread.
+// Threads: start(), wake(), add(), remove(), set_destination_timing(), release_callers(),
+// snapshot() and drain_and_stop() on any thread; everything else runs on the client thread.
 #pragma once
 
 #include <ev.h>
@@ -41,6 +41,25 @@ class ClientThread {
   DestinationSnapshot add(Endpoint endpoint, StartAt start, Deadline deadline);
   DestinationSnapshot remove(const Removal& removal, Deadline deadline);
 
+  // Any thread, before start() or while the thread runs; returns at once (a command through the
+  // same mailbox as add()/remove(), applied at the client thread's next wake-up, in order with
+  // them: an add() called after this returns uses `timing`). From then on every destination,
+  // and every one added later, uses all of `timing`'s fields:
+  //  - reconnect_min/reconnect_max: every backoff delay scheduled after the change (the backoff
+  //    continues from its current step, the failures since the last connection came up);
+  //  - connect_timeout: every connect attempt (TCP connect and TLS handshake) started after it;
+  //  - keepalive_*: every socket made after it, and set at once on the socket of a live
+  //    connection or of an attempt in progress.
+  // A wait already running only gets shorter, never longer: a destination backing off whose
+  // remaining delay exceeds the new reconnect_max waits a jittered 0.5-1 x reconnect_max from
+  // the change instead; an attempt in progress whose remaining time exceeds the new
+  // connect_timeout gives up connect_timeout after the change. A shorter remaining wait keeps
+  // its timer. Nothing on the write path changes. After drain_and_stop() it changes nothing.
+  // Throws std::invalid_argument (nothing changes) unless reconnect_min, reconnect_max and
+  // connect_timeout are finite and > 0, reconnect_min <= reconnect_max, and the keepalive
+  // values are >= 1.
+  void set_destination_timing(DestinationConfig timing);
+
   // Any thread: callers blocked in add()/remove() give up now (relayd is stopping). What the
   // client thread had already claimed completes, bounded by the shutdown drain; the rest is dropped.
   void release_callers() noexcept { commands_.release_callers(); }
@@ -60,13 +79,14 @@ class ClientThread {
   void apply_add(Command& cmd);
   void apply_remove(const std::shared_ptr<Command>& cmd);
   void apply_shutdown(Command& cmd);
+  void apply_timing(Command& cmd);
   Destination* find(std::uint64_t id) const;
   void check_drains();
   void finish_removal(const Drains::Entry& e, Destination* dest, Drains::Finish how);
   void publish_registry();
 
   Queue& queue_;
-  ClientConfig cfg_;
+  ClientConfig cfg_;  // cfg_.destination: client thread only once start() is called
   struct ev_loop* loop_;
   ev_async wake_{};
   ev_timer tick_{};

@@ -20,6 +20,7 @@
 #include "clock.hpp"
 #include "command_error.hpp"
 #include "destination_snapshot.hpp"
+#include "egress_config.hpp"
 #include "mailbox.hpp"
 #include "start_at.hpp"
 
@@ -35,11 +36,12 @@ struct Removal {
 };
 
 struct Command {
-  enum class Kind { add, remove, shutdown } kind = Kind::add;
+  enum class Kind { add, remove, shutdown, timing } kind = Kind::add;
   std::shared_ptr<DestinationShared> dest;     // add
   StartAt start = StartAt::tail;               // add
   Removal removal;                             // remove
   std::chrono::milliseconds drain_timeout{0};  // shutdown
+  DestinationConfig timing;                    // timing: what every destination uses from now on
   // 0 pending, 1 claimed by the client thread, 2 abandoned by a caller whose deadline passed.
   std::atomic<int> claim{0};
   std::promise<DestinationSnapshot> done;

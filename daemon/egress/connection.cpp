@@ -178,6 +178,20 @@ void Connection::schedule_reconnect() {
   ev_timer_start(loop_, &timer_);
 }
 
+void Connection::set_timing(const DestinationConfig& cfg) {
+  cfg_ = cfg;
+  if (fd_ >= 0) set_keepalive(fd_, cfg_);  // the socket of this attempt or connection, at once
+  if (!ev_is_active(&timer_)) return;      // connected: nothing is timed
+  // A pending timer only ever gets shorter: an attempt in progress ends within the new connect
+  // timeout, a backoff wait within the new ceiling (jittered as schedule_reconnect() does).
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  const double limit = fd_ >= 0 ? cfg_.connect_timeout : cfg_.reconnect_max * jitter(rng_);
+  if (ev_timer_remaining(loop_, &timer_) <= limit) return;
+  ev_timer_stop(loop_, &timer_);
+  ev_timer_set(&timer_, limit, 0.0);
+  ev_timer_start(loop_, &timer_);
+}
+
 void Connection::want_writable(bool on) {
   if (on && !ev_is_active(&io_)) {
     ev_io_set(&io_, fd_, EV_WRITE);

@@ -63,6 +63,9 @@ class Connection {
   TlsSession* tls() const noexcept { return up_ ? tls_.get() : nullptr; }
   // A TLS write needs the peer's data first: on_writable() comes when the socket is readable.
   void want_readable_for_write();
+  // New reconnect backoff, connect timeout and keepalive settings (ClientThread::
+  // set_destination_timing() says what takes effect when).
+  void set_timing(const DestinationConfig& cfg);
 
  private:
   static void on_io(struct ev_loop* loop, ev_io* w, int revents);
@@ -82,7 +85,7 @@ class Connection {
 
   struct ev_loop* loop_;
   DestinationShared& shared_;
-  const DestinationConfig cfg_;
+  DestinationConfig cfg_;  // replaced by set_timing(); read when connecting and backing off only
   ConnectionOwner& owner_;
   int fd_ = -1;
   ev_io io_{};        // writable: connect completion and socket space

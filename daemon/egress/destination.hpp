@@ -45,6 +45,7 @@ class Destination final : private ConnectionOwner {
   void start() { conn_.start(); }  // first connection attempt
   void on_data();                  // new messages were published, or the floor moved
   void begin_drain() { conn_.set_draining(); }
+  void set_timing(const DestinationConfig& cfg) { conn_.set_timing(cfg); }  // see Connection
   bool reached(std::uint64_t target) const;  // every message before `target` fully written
   bool mid_message() const noexcept { return progress_.mid_message(); }
   // The drain target that completes the half-written message (see mid_message()).
