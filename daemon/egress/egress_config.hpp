@@ -12,6 +12,7 @@ struct DestinationConfig {
   int keepalive_idle = 30;       // s of idle before keepalive probes
   int keepalive_interval = 10;   // s between probes
   int keepalive_count = 3;       // unanswered probes before the connection is dropped
+  bool operator==(const DestinationConfig&) const = default;
 };
 
 struct ClientConfig {

@@ -80,6 +80,7 @@ class Relay final : public RelayApi {
   void reload_remove(const std::string& address, ReloadOutcome& out);
   void reload_add(const Config& next, const std::string& address, ReloadOutcome& out);
   void reload_listeners(const Config& next, ReloadOutcome& out);
+  void reload_timing(const Config& next, ReloadOutcome& out);
   // A running destination that a TCP listener at `listener` would receive from (a loop).
   std::optional<std::string> destination_reaching(const Endpoint& listener) const;
   void own_listener(const std::string& bound);

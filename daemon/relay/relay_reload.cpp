@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "relay.hpp"
 
@@ -28,10 +29,12 @@ ReloadOutcome Relay::reload(const Config& next) {
   ReloadOutcome out;
   out.plan = plan_reload(cfg_, addresses(effective_destinations(config_addresses_, state_)), next,
                          addresses(effective_destinations(next_config, next_state)));
+  cfg_.drain_timeout = next.drain_timeout;  // first: the removals below drain by the new rule
   for (const auto& address : out.plan.remove) reload_remove(address, out);
   for (const auto& address : out.plan.add) reload_add(next, address, out);
   reload_listeners(next, out);
   if (next.log_level != cfg_.log_level) spdlog::set_level(spdlog::level::from_str(next.log_level));
+  reload_timing(next, out);
   try {
     commit(std::move(next_state));  // the API's changes, restated against the new file
   } catch (const ApiError& e) {
@@ -85,6 +88,28 @@ void Relay::reload_listeners(const Config& next, ReloadOutcome& out) {
   cfg_.listen = server_.configured();
   cfg_.ingest.max_connections = next.ingest.max_connections;
   cfg_.ingest.idle_timeout = next.ingest.idle_timeout;
+}
+
+// Applied after the destination changes, so a destination the reload added starts with the old
+// timing and takes the new one with the rest.
+void Relay::reload_timing(const Config& next, ReloadOutcome& out) {
+  const DestinationConfig& timing = next.client.destination;
+  if (timing != cfg_.client.destination) {
+    try {
+      client_.set_destination_timing(timing);
+      cfg_.client.destination = timing;
+    } catch (const std::invalid_argument& e) {
+      out.failed.push_back(fmt::format("delivery timing: {}", e.what()));
+    }
+  }
+  if (next.background.stats_interval != cfg_.background.stats_interval) {
+    try {
+      background_.set_stats_interval(next.background.stats_interval);
+      cfg_.background.stats_interval = next.background.stats_interval;
+    } catch (const std::invalid_argument& e) {
+      out.failed.push_back(fmt::format("log.stats_interval: {}", e.what()));
+    }
+  }
 }
 
 std::optional<std::string> Relay::destination_reaching(const Endpoint& listener) const {

@@ -35,11 +35,6 @@ void compare_restart_settings(const Config& a, const Config& b, std::vector<std:
   differ(a.ingest.coalesce_seconds != b.ingest.coalesce_seconds, "ingest.coalesce_us");
   differ(a.ingest.udp_gro != b.ingest.udp_gro, "ingest.udp_gro");
   differ(a.client.max_destinations != b.client.max_destinations, "delivery.max_destinations");
-  differ(a.client.destination.reconnect_min != b.client.destination.reconnect_min, "delivery.reconnect_min");
-  differ(a.client.destination.reconnect_max != b.client.destination.reconnect_max, "delivery.reconnect_max");
-  differ(a.client.destination.connect_timeout != b.client.destination.connect_timeout, "delivery.connect_timeout");
-  differ(a.drain_timeout != b.drain_timeout, "delivery.drain_timeout");
-  differ(a.background.stats_interval != b.background.stats_interval, "log.stats_interval");
   differ(a.control != b.control, "control.address");
   const ControlOptions &x = a.control_options, &y = b.control_options;
   // The control plane's certificate, key and token *files* are re-read on every SIGHUP anyway;
@@ -80,6 +75,15 @@ ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>
           running_cfg.ingest.max_connections, next_cfg.ingest.max_connections);
   applied(running_cfg.ingest.idle_timeout != next_cfg.ingest.idle_timeout, "ingest.idle_timeout",
           running_cfg.ingest.idle_timeout, next_cfg.ingest.idle_timeout);
+  const DestinationConfig &was = running_cfg.client.destination, &will = next_cfg.client.destination;
+  applied(was.reconnect_min != will.reconnect_min, "delivery.reconnect_min", was.reconnect_min, will.reconnect_min);
+  applied(was.reconnect_max != will.reconnect_max, "delivery.reconnect_max", was.reconnect_max, will.reconnect_max);
+  applied(was.connect_timeout != will.connect_timeout, "delivery.connect_timeout", was.connect_timeout,
+          will.connect_timeout);
+  applied(running_cfg.drain_timeout != next_cfg.drain_timeout, "delivery.drain_timeout", running_cfg.drain_timeout,
+          next_cfg.drain_timeout);
+  applied(running_cfg.background.stats_interval != next_cfg.background.stats_interval, "log.stats_interval",
+          running_cfg.background.stats_interval, next_cfg.background.stats_interval);
   compare_restart_settings(running_cfg, next_cfg, plan.restart);
   return plan;
 }

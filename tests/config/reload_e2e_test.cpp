@@ -232,6 +232,32 @@ TEST_F(ReloadE2eTest, AListenerWhereADestinationSendsIsRefused) {
 
 // The Reload RPC (relayctl reload) does what SIGHUP does and answers with what changed; a faulty
 // file is FAILED_PRECONDITION naming the fault; both are audited.
+// Reconnect timing and the statistics interval change without a restart: a destination sitting
+// in a 30 s backoff connects within seconds of the reload that shortens it, and the statistics
+// lines that were off start coming.
+TEST_F(ReloadE2eTest, ReconnectTimingAndTheStatsIntervalChangeInPlace) {
+  TcpSink down(TcpSink::Options{.port = reserve_port(), .start = false});
+  const std::string slow = "[delivery]\nreconnect_min = 30\nreconnect_max = 30";
+  ASSERT_NO_FATAL_FAILURE(start(config_with({&down}, slow)));
+  // The first attempt is refused: from here the destination waits 15-30 s (jittered backoff).
+  ASSERT_TRUE(relayd_->wait_for_line(fmt::format("destination tcp@127.0.0.1:{}: .*refused", down.port()), 10s))
+      << relayd_->log_text();
+  down.start();
+  std::string fast = config_with({&down}, "[delivery]\nreconnect_min = 0.05\nreconnect_max = 0.1");
+  fast.replace(fast.find("stats_interval = 0"), 18, "stats_interval = 1");
+  write_config(fast);
+  const auto reloaded = std::chrono::steady_clock::now();
+  const std::string line = reload();
+  EXPECT_NE(line.find("delivery.reconnect_min: 30 -> 0.05"), std::string::npos) << line;
+  EXPECT_NE(line.find("log.stats_interval: 0 -> 1"), std::string::npos) << line;
+  ASSERT_TRUE(down.wait_for_connections(1, 10s)) << relayd_->log_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - reloaded, 10s) << "the 30 s backoff was not cut short";
+  EXPECT_TRUE(relayd_->wait_for_line("stats queue tail=", 5s)) << relayd_->log_text();
+  EXPECT_FALSE(relayd_->log_text().find("not applied until a restart") != std::string::npos) << relayd_->log_text();
+  relayd_->signal(SIGTERM);
+  EXPECT_EQ(relayd_->wait_exit(20s), 0);
+}
+
 TEST_F(ReloadE2eTest, RelayctlReloadAnswersWithWhatChanged) {
   TcpSink a, d;
   ASSERT_NO_FATAL_FAILURE(start(config_with({&a}, {}, "127.0.0.1:0")));

@@ -30,11 +30,11 @@ TEST(ReloadPlan, TheLogLevelChangesInPlaceOtherSettingsWaitForARestart) {
   Config a, b;
   b.log_level = "debug";
   b.queue.max_queue_bytes = a.queue.max_queue_bytes * 2;
-  b.client.destination.reconnect_max = 1;
+  b.client.max_destinations = 8;
   b.metrics = "127.0.0.1:9108";
   const ReloadPlan p = plan_reload(a, {}, b, {});
   EXPECT_EQ(p.applied, (Addresses{"log.level: info -> debug"}));
-  EXPECT_EQ(p.restart, (Addresses{"queue.max_bytes", "delivery.reconnect_max", "metrics.address"}));
+  EXPECT_EQ(p.restart, (Addresses{"queue.max_bytes", "delivery.max_destinations", "metrics.address"}));
   EXPECT_TRUE(p.add.empty() && p.remove.empty());
 }
 
@@ -67,6 +67,20 @@ TEST(ReloadPlan, ConnectionLimitsChangeInPlace) {
   b.ingest.idle_timeout = 30;
   const ReloadPlan p = plan_reload(a, {}, b, {});
   EXPECT_EQ(p.applied, (Addresses{"ingest.max_connections: 1024 -> 10", "ingest.idle_timeout: 300 -> 30"}));
+  EXPECT_TRUE(p.restart.empty());
+}
+
+TEST(ReloadPlan, TimingAndTheStatsIntervalChangeInPlace) {
+  Config a, b;
+  b.client.destination.reconnect_min = 0.5;
+  b.client.destination.reconnect_max = 2;
+  b.client.destination.connect_timeout = 1;
+  b.drain_timeout = 30;
+  b.background.stats_interval = 0;
+  const ReloadPlan p = plan_reload(a, {}, b, {});
+  EXPECT_EQ(p.applied, (Addresses{"delivery.reconnect_min: 0.1 -> 0.5", "delivery.reconnect_max: 10 -> 2",
+                                  "delivery.connect_timeout: 5 -> 1", "delivery.drain_timeout: 5 -> 30",
+                                  "log.stats_interval: 60 -> 0"}));
   EXPECT_TRUE(p.restart.empty());
 }
 
