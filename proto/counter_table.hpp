@@ -27,7 +27,8 @@
   X(tls_handshake_failures, "events", "tls@ ingest connections closed on a failed TLS handshake")
 
 #define RELAY_DESTINATION_COUNTERS(X)                                                                     \
-  X(sent_messages, "messages", "messages fully written to the destination's socket")                      \
+  X(sent_messages, "messages",                                                                            \
+    "messages delivered: acknowledged by the peer's TCP (at-least-once) or fully written (at-most-once)") \
   X(sent_bytes, "bytes", "bytes written to the destination's socket, framing included")                   \
   X(dropped_lagging, "messages", "messages skipped because the destination fell behind the queue budget") \
   X(dropped_removed, "messages", "messages still queued for the destination when it was removed")         \
@@ -36,4 +37,6 @@
   X(connect_failures, "events", "connection attempts that failed or timed out")                           \
   X(disconnects, "events", "established connections lost (write error, reset or peer close)")             \
   X(resent_partial, "messages", "messages cut by a broken connection and resent whole")                   \
-  X(tls_handshake_failures, "events", "TLS handshakes that failed or timed out (also connect_failures)")
+  X(tls_handshake_failures, "events", "TLS handshakes that failed or timed out (also connect_failures)")  \
+  X(resent_unacked, "messages",                                                                           \
+    "messages written but not acknowledged when a connection broke, sent again (possible duplicates)")

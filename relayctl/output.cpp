@@ -67,7 +67,9 @@ void print_destination(std::ostream& out, const pb::Destination& d) {
   t.add_row({"state", state_name(d.state())});
   t.add_row({"origin", origin_name(d.origin())});
   t.add_row({"cursor", count(d.cursor()), "message id"});
+  t.add_row({"delivery", d.delivery() == pb::DELIVERY_AT_MOST_ONCE ? "at-most-once" : "at-least-once"});
   t.add_row({"lag_messages", count(d.lag_messages()), "messages"});
+  t.add_row({"unacked_messages", count(d.unacked_messages()), "messages"});
   t.add_row({"lag_seconds", fmt::format("{:.3f}", d.lag_seconds()), "seconds"});
   for (const auto& f : kDestinationCounterFields) {
     const std::uint64_t v = (d.counters().*f.get)();

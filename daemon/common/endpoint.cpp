@@ -163,6 +163,18 @@ void set_framing(std::string_view text, std::string_view value, bool destination
   }
 }
 
+// TLS records hide which plaintext bytes the peer acknowledged, so tls@ stays at-most-once.
+void set_delivery(std::string_view text, std::string_view value, bool destination, Endpoint& ep) {
+  if (!destination) fail(text, "delivery= applies to destinations only");
+  if (value == "at-most-once") {
+    ep.delivery = Delivery::at_most_once;
+  } else if (value != "at-least-once") {
+    fail(text, fmt::format("unknown delivery \"{}\" (expected at-least-once or at-most-once)", value));
+  } else if (ep.tls) {
+    fail(text, "tls@ destinations are at-most-once: TCP acknowledges TLS records, not messages");
+  }
+}
+
 // A TLS option `key` that `ep` does not take: which side it belongs to.
 [[noreturn]] void misplaced_tls_option(std::string_view text, std::string_view key) {
   if (key == "client_ca") fail(text, "option \"client_ca\" applies only to tls@ listeners");
@@ -171,12 +183,15 @@ void set_framing(std::string_view text, std::string_view value, bool destination
 
 // One "key=value" option of a tcp or tls destination or of a tls listener.
 void apply_option(std::string_view text, std::string_view opt, bool destination, Endpoint& ep) {
-  const std::string_view expected = !destination ? kTlsListenerOptions : ep.tls ? kTlsOptions : "framing=F";
+  const std::string_view expected = !destination ? kTlsListenerOptions
+                                    : ep.tls     ? kTlsOptions
+                                                 : "framing=F or delivery=at-least-once|at-most-once";
   const auto eq = opt.find('=');
   const std::string_view key = opt.substr(0, eq);
   if (eq == std::string_view::npos) fail(text, fmt::format("unknown option \"{}\" (expected {})", opt, expected));
   const std::string_view value = opt.substr(eq + 1);
   if (key == "framing") return set_framing(text, value, destination, ep);
+  if (key == "delivery") return set_delivery(text, value, destination, ep);
   if (value.empty() && is_tls_key(key)) fail(text, fmt::format("option \"{}\" has no value", key));
   const bool applied = destination ? ep.tls && apply_tls_option(text, key, value, *ep.tls)
                                    : apply_tls_listener_option(text, key, value, *ep.tls);
@@ -277,6 +292,10 @@ std::string_view to_string(Framing f) noexcept {
   return "?";
 }
 
+std::string_view to_string(Delivery d) noexcept {
+  return d == Delivery::at_most_once ? "at-most-once" : "at-least-once";
+}
+
 Framing parse_framing(std::string_view name) {
   for (Framing f : {Framing::lp32le, Framing::lp32be, Framing::line, Framing::raw})
     if (name == to_string(f)) return f;
@@ -292,7 +311,10 @@ Endpoint parse_endpoint(std::string_view text, bool destination) {
   ep.host = std::string(p.host);
   if (!p.options.empty() && !destination && !p.tls)
     fail(text, "options (\"?...\") are not allowed on a listener (except tls@'s)");
-  if (p.tls) ep.tls = TlsOptions{};
+  if (p.tls) {
+    ep.tls = TlsOptions{};
+    ep.delivery = Delivery::at_most_once;
+  }
   // A listener may ask the kernel for a port; a peer cannot be reached on port 0.
   if (destination && ep.transport == Transport::tcp && ep.port == 0) fail(text, "port 0 cannot be connected to");
   apply_options(text, p.options, destination, ep);
@@ -329,6 +351,7 @@ std::string Endpoint::str() const {
   out += fmt::format(":{}", port);
   std::vector<std::string> options;
   if (framing != Framing::lp32le) options.push_back(fmt::format("framing={}", to_string(framing)));
+  if (delivery != Delivery::at_least_once && !tls) options.push_back("delivery=at-most-once");
   if (tls) {
     if (!tls->ca.empty()) options.push_back("ca=" + tls->ca);
     if (!tls->sni.empty()) options.push_back("sni=" + tls->sni);

@@ -4,6 +4,10 @@
 //   udp@HOST:PORT            a UDP listener          (listen side only)
 //   tcp@HOST:PORT            a TCP listener (ingest, lp32le frames) or a TCP destination
 //   tcp@HOST:PORT?framing=F  a TCP destination with framing F: lp32le (default), lp32be, line, raw
+//   tcp@HOST:PORT?delivery=D a TCP destination's delivery: at-least-once (default: what the peer's
+//                            TCP has not acknowledged when a connection breaks is sent again) or
+//                            at-most-once (a message written is never sent again). Combines with
+//                            framing= ('&'-separated). tls@ destinations are at-most-once.
 //   tls@HOST:PORT?OPTIONS    a TCP destination spoken to over TLS (destinations only). Options,
 //                            '&'-separated, besides framing=: ca=/CA.pem (default: the system's
 //                            trust store), sni=NAME (the name sent and checked against the
@@ -43,6 +47,13 @@ enum class Framing {
   raw,     // payload bytes as they are
 };
 
+// What a destination sends again after a broken connection (egress/destination.hpp).
+enum class Delivery {
+  at_least_once,  // every message the peer's TCP did not acknowledge
+  at_most_once,   // only a message the break cut in half (whole, so no frame is torn)
+};
+
+std::string_view to_string(Delivery d) noexcept;
 std::string_view to_string(Framing f) noexcept;
 // Throws EndpointError on an unknown name.
 Framing parse_framing(std::string_view name);
@@ -68,7 +79,8 @@ struct Endpoint {
   std::string host;  // as written, without brackets
   std::uint16_t port = 0;
   Framing framing = Framing::lp32le;
-  std::optional<TlsOptions> tls;  // set for tls@ destinations and listeners (transport is then tcp)
+  Delivery delivery = Delivery::at_least_once;  // tls@: always at_most_once
+  std::optional<TlsOptions> tls;                // set for tls@ destinations and listeners (transport is then tcp)
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
 

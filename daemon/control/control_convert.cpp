@@ -48,6 +48,8 @@ void to_proto(const DestinationSnapshot& in, pb::Destination& out) {
   to_proto(in.counters, *out.mutable_counters());
   out.set_cursor(in.cursor);
   out.set_lag_messages(in.lag_messages);
+  out.set_unacked_messages(in.unacked_messages);
+  out.set_delivery(in.delivery == Delivery::at_most_once ? pb::DELIVERY_AT_MOST_ONCE : pb::DELIVERY_AT_LEAST_ONCE);
   out.set_lag_seconds(in.lag_seconds);
   out.set_last_error(in.last_error);
   out.set_origin(in.origin == Origin::api ? pb::ORIGIN_API : pb::ORIGIN_CONFIG);

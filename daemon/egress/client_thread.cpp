@@ -67,6 +67,7 @@ void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
   auto* self = static_cast<ClientThread*>(w->data);
   for (auto& d : self->destinations_) {
     d->on_data();  // applies a raised floor even for destinations with nothing to write
+    d->poll_acks();
     d->refresh_gauges();
   }
   self->check_drains();
@@ -233,6 +234,7 @@ void ClientThread::finish_removal(const Drains::Entry& e, Destination* dest, Dra
   }
   // One tail for the count and the final snapshot, so its lag is what was counted as removed.
   const std::uint64_t tail = queue_.tail();
+  dest->settle_unacked();
   const std::uint64_t left = dest->unsent(tail);
   dest->shared()->counters.dropped_removed.add(left);
   dest->refresh_gauges();

@@ -149,6 +149,7 @@ void Connection::lose(const std::string& why, bool was_connected, bool logged) {
   ev_timer_stop(loop_, &timer_);
   tls_.reset();  // no close_notify: the connection is already broken, or we give up on it
   write_wants_read_ = false;
+  if (was_connected && fd_ >= 0) owner_.before_close();
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
   up_ = false;

@@ -37,6 +37,9 @@ class ConnectionOwner {
   // The connection is gone (a reconnect is already scheduled); `was_connected` tells a lost
   // connection from a failed attempt.
   virtual void on_lost(bool was_connected) = 0;
+  // An established connection is about to be closed (broken, or relayd ends it): its socket is
+  // still open for a last look (SIOCOUTQ still answers after a reset).
+  virtual void before_close() {}
 
  protected:
   ~ConnectionOwner() = default;

@@ -23,13 +23,28 @@ Destination::Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<Des
       cursor_(queue, start),
       views_(FrameBatch::kMaxMessages),
       tls_buf_(shared_->tls ? kTlsGather : 0),
+      loop_(loop),
       conn_(loop, *shared_, cfg, *this) {
-  shared_->cursor.set(cursor_.id());
+  ev_init(&ack_timer_, &Destination::on_ack_timer);
+  ack_timer_.data = this;
+  if (shared_->endpoint.delivery == Delivery::at_least_once && !shared_->tls) {
+    acked_.emplace(queue, start);
+    acked_->move_to(cursor_);  // the same message: joined separately, it could be a later tail
+    acked_views_.resize(FrameBatch::kMaxMessages);
+  }
+  publish_cursor();
+}
+
+// The cursor other threads see: the acknowledged one when there is one.
+void Destination::publish_cursor() {
+  shared_->cursor.set(acked_ ? acked_->id() : cursor_.id());
+  shared_->unacked.set(unacked());
 }
 
 void Destination::on_lost(bool was_connected) {
   tls_pending_ = false;
   if (progress_.connection_lost() && was_connected) shared_->counters.resent_partial.add();
+  if (acked_) rewind_unacked();
 }
 
 void Destination::on_data() {
@@ -43,12 +58,14 @@ void Destination::on_data() {
 // messages a record already committed to the session may hold) is kept aside and finished
 // first, so the peer never sees a cut frame.
 void Destination::apply_floor() {
+  if (!(acked_ ? *acked_ : cursor_).below_floor()) return;
+  const std::uint64_t written_end = cursor_.id();
   const bool in_flight = progress_.partial() > 0 || (tls_pending_ && !progress_.carrying());
-  const std::size_t carried = in_flight && cursor_.below_floor() ? keep_partial_message() : 0;
+  if (in_flight && cursor_.below_floor()) keep_partial_message();
   const std::uint64_t skipped = cursor_.skip_to_floor();
-  if (skipped == 0 && carried == 0) return;
   shared_->counters.dropped_lagging.add(skipped);  // the carried ones were passed before the skip
-  shared_->cursor.set(cursor_.id());
+  if (acked_) give_up_unacked(written_end);
+  publish_cursor();
 }
 
 // Frames the messages at the cursor that are partly on the wire, hands them to progress_ and
@@ -98,6 +115,7 @@ bool Destination::write_carry() {
   const ssize_t n = send(conn_.fd(), rest.data(), rest.size(), MSG_NOSIGNAL);
   if (!wrote(n)) return false;
   shared_->counters.sent_bytes.add(static_cast<std::uint64_t>(n));
+  note_written(static_cast<std::size_t>(n));
   const std::size_t messages = progress_.carried_messages();
   if (!progress_.carry_written(static_cast<std::size_t>(n))) {
     conn_.want_writable(true);
@@ -113,6 +131,7 @@ bool Destination::write_batch() {
   const std::size_t have = cursor_.peek(views_);
   if (have == 0) {
     conn_.want_writable(false);
+    await_acks();
     return false;
   }
   const std::size_t framed =
@@ -124,9 +143,13 @@ bool Destination::write_batch() {
   if (!wrote(n)) return false;
   const std::size_t done = progress_.account(static_cast<std::size_t>(n), frames_.ends().first(framed));
   cursor_.advance(std::span(views_).first(done));
-  shared_->counters.sent_messages.add(done);
   shared_->counters.sent_bytes.add(static_cast<std::uint64_t>(n));
-  shared_->cursor.set(cursor_.id());
+  if (acked_) {
+    note_written(static_cast<std::size_t>(n));  // counted as sent when acknowledged
+  } else {
+    shared_->counters.sent_messages.add(done);
+    shared_->cursor.set(cursor_.id());
+  }
   if (static_cast<std::size_t>(n) < frames_.bytes()) {
     conn_.want_writable(true);
     return false;
@@ -204,11 +227,13 @@ bool Destination::write_batch_tls(TlsSession& tls) {
   return tls_wrote(w.step, tls);
 }
 
-bool Destination::reached(std::uint64_t target) const { return !progress_.mid_message() && cursor_.id() >= target; }
+bool Destination::reached(std::uint64_t target) const {
+  return !progress_.mid_message() && (acked_ ? *acked_ : cursor_).id() >= target;
+}
 
 void Destination::refresh_gauges() {
-  shared_->cursor.set(cursor_.id());
-  shared_->lag_since_ns.set(cursor_.lag_since_ns());
+  publish_cursor();
+  shared_->lag_since_ns.set((acked_ ? *acked_ : cursor_).lag_since_ns());
 }
 
 }  // namespace relay

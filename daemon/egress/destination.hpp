@@ -17,6 +17,18 @@
 // which the next batch starts with; if the eviction floor overtakes the cursor meanwhile, the
 // messages such a record may hold are carried aside whole, like a half-written message.
 //
+// At-least-once (the default for tcp@, destination_acks.cpp): a second cursor, the acknowledged
+// one, trails the write cursor by what the peer's TCP has not acknowledged yet (SIOCOUTQ: bytes
+// written minus bytes in the socket's send queue, mapped back to whole messages by their framed
+// sizes). It is the destination's published cursor, so the reclaimer keeps those messages, and
+// `sent_messages` counts a message when it is acknowledged. When a connection breaks, the write
+// cursor goes back to the acknowledged one and the next connection sends those messages again
+// (`resent_unacked`: possible duplicates). What TCP cannot tell is lost with a peer that
+// crashes: bytes its kernel acknowledged that the process had not read yet. When the queue
+// budget's floor overtakes the acknowledged cursor, the unacknowledged messages are counted as
+// sent and no longer resent (their memory is needed). tls@ and delivery=at-most-once
+// destinations have no second cursor: a message is sent when written, as before.
+//
 // Thread: client thread only; what other threads read is in DestinationShared.
 #pragma once
 
@@ -24,6 +36,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "connection.hpp"
@@ -39,6 +52,7 @@ class Destination final : private ConnectionOwner {
  public:
   Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<DestinationShared> shared, StartAt start,
               const DestinationConfig& cfg);
+  ~Destination();
   Destination(const Destination&) = delete;
   Destination& operator=(const Destination&) = delete;
 
@@ -46,7 +60,12 @@ class Destination final : private ConnectionOwner {
   void on_data();                  // new messages were published, or the floor moved
   void begin_drain() { conn_.set_draining(); }
   void set_timing(const DestinationConfig& cfg) { conn_.set_timing(cfg); }  // see Connection
-  bool reached(std::uint64_t target) const;  // every message before `target` fully written
+  // Every message before `target` fully written, and (at-least-once) acknowledged.
+  bool reached(std::uint64_t target) const;
+  // At-least-once: reads what the peer's TCP acknowledged and moves the acknowledged cursor.
+  void poll_acks();
+  // Being removed: what is written but unacknowledged counts as sent (no connection will resend it).
+  void settle_unacked();
   bool mid_message() const noexcept { return progress_.mid_message(); }
   // The drain target that completes the half-written message (see mid_message()).
   std::uint64_t message_in_progress_end() const noexcept { return cursor_.id() + (progress_.partial() > 0 ? 1 : 0); }
@@ -56,12 +75,14 @@ class Destination final : private ConnectionOwner {
     return (tail > cursor_.id() ? tail - cursor_.id() : 0) + progress_.carried_messages();
   }
   void refresh_gauges();
+  std::uint64_t unacked() const noexcept { return acked_ ? cursor_.id() - acked_->id() : 0; }
   const std::shared_ptr<DestinationShared>& shared() const noexcept { return shared_; }
 
  private:
   void on_connected() override { flush(); }
   void on_writable() override { flush(); }
   void on_lost(bool was_connected) override;
+  void before_close() override { poll_acks(); }  // the last word on what the peer acknowledged
 
   // Plaintext bytes gathered for one TLS write; a TLS record holds at most kTlsRecord of them.
   static constexpr std::size_t kTlsGather = 64 * 1024;
@@ -79,6 +100,15 @@ class Destination final : private ConnectionOwner {
   std::size_t gather_tls();
   void apply_floor();
   std::size_t keep_partial_message();
+  void publish_cursor();
+  // At-least-once (destination_acks.cpp).
+  void acknowledged(std::uint64_t wire_bytes);
+  void give_up_unacked(std::uint64_t written_end);
+  void rewind_unacked();
+  void note_written(std::size_t n) noexcept;
+  std::uint64_t cursor_wire_offset() const noexcept;
+  void await_acks();
+  static void on_ack_timer(struct ev_loop* loop, ev_timer* w, int revents);
 
   std::shared_ptr<DestinationShared> shared_;
   Cursor cursor_;
@@ -87,7 +117,15 @@ class Destination final : private ConnectionOwner {
   WriteProgress progress_;
   std::vector<char> tls_buf_;  // tls@ only: the gathered batch
   bool tls_pending_ = false;   // the session holds a record of the bytes at the cursor, unsent
-  Connection conn_;            // last: its watchers stop before the rest goes
+  // At-least-once only. The first message the peer's TCP has not acknowledged; before cursor_.
+  std::optional<Cursor> acked_;
+  std::vector<MessageView> acked_views_;
+  std::uint64_t wire_written_ = 0;  // bytes written on this connection
+  std::uint64_t acked_wire_ = 0;    // where acked_'s message starts on this connection's byte stream
+  std::uint64_t polled_at_ = 0;     // wire_written_ at the last poll_acks()
+  struct ev_loop* loop_;
+  ev_timer ack_timer_{};  // caught up with messages unacknowledged: polls until they are
+  Connection conn_;       // last: its watchers stop before the rest goes
 };
 
 }  // namespace relay

@@ -24,7 +24,8 @@ struct DestinationShared {
   const Endpoint endpoint;
   const std::shared_ptr<const TlsContext> tls;  // tls@ destinations; used by the client thread only
   DestinationCounters counters;
-  Gauge<std::uint64_t> cursor;       // next message id to write
+  Gauge<std::uint64_t> cursor;       // first message not fully written (at-least-once: not acknowledged)
+  Gauge<std::uint64_t> unacked;      // at-least-once: messages written, not yet acknowledged
   Gauge<std::int64_t> lag_since_ns;  // receive time of the message at the cursor, 0 when caught up
   Gauge<DestinationState> state;
   std::atomic<std::shared_ptr<const std::string>> last_error;  // replaced whole; readers copy it

@@ -1,5 +1,7 @@
 #include "destination_snapshot.hpp"
 
+#include <algorithm>
+
 #include "destination.hpp"
 
 namespace relay {
@@ -23,6 +25,8 @@ DestinationSnapshot snapshot_of(const DestinationShared& d, std::uint64_t tail, 
   s.counters = read(d.counters);
   s.cursor = d.cursor.get();
   s.lag_messages = tail > s.cursor ? tail - s.cursor : 0;
+  s.unacked_messages = std::min(d.unacked.get(), s.lag_messages);  // two gauges, read apart
+  s.delivery = d.endpoint.delivery;
   const std::int64_t since = d.lag_since_ns.get();
   s.lag_seconds = (since > 0 && s.lag_messages > 0 && now_ns > since) ? (now_ns - since) / 1e9 : 0.0;
   // acquire: pairs with the release in fail(); the string is immutable once published.

@@ -28,10 +28,12 @@ struct DestinationSnapshot {
   Framing framing = Framing::lp32le;
   DestinationState state = DestinationState::connecting;
   DestinationValues counters;
-  std::uint64_t cursor = 0;        // next message id it will write
-  std::uint64_t lag_messages = 0;  // tail minus cursor
-  double lag_seconds = 0;          // age of the oldest message not yet written (0 when caught up)
-  std::string last_error;          // most recent connection error, empty if none
+  std::uint64_t cursor = 0;            // first message not delivered yet (written; at-least-once: acknowledged)
+  std::uint64_t lag_messages = 0;      // tail minus cursor
+  std::uint64_t unacked_messages = 0;  // written, not yet acknowledged (at-least-once; part of the lag)
+  Delivery delivery = Delivery::at_least_once;
+  double lag_seconds = 0;  // age of the oldest message not yet written (0 when caught up)
+  std::string last_error;  // most recent connection error, empty if none
   Origin origin = Origin::config;
 };
 

@@ -52,6 +52,16 @@ void FrameBatch::add_payload(const MessageView& m) {
 }
 
 // Frames one message whole, or nothing when the iovecs or the staging buffer would overflow.
+std::size_t FrameBatch::framed_size(Framing f, const MessageView& m) noexcept {
+  switch (f) {
+    case Framing::lp32le:
+    case Framing::lp32be: return m.record_size();
+    case Framing::line: return m.size + (ends_in_newline(m) ? 0 : 1);
+    case Framing::raw: return m.size;
+  }
+  return m.size;
+}
+
 bool FrameBatch::frame(Framing f, const MessageView& m) {
   // Every message needs at most two new iovecs and kRecordHeader + kCopyBelow staged bytes.
   if (count_ + 2 > kMaxIov || staged_ + kRecordHeader + kCopyBelow > kStageBytes) return false;

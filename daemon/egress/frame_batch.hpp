@@ -35,6 +35,8 @@ class FrameBatch {
   // `skip` bytes of the first message (already written on this connection). Returns the number
   // of messages framed.
   std::size_t build(Framing f, std::span<const MessageView> msgs, std::size_t skip);
+  // The bytes `m` takes on the wire under `f`: what build() frames for it.
+  static std::size_t framed_size(Framing f, const MessageView& m) noexcept;
 
   iovec* iov() noexcept { return iov_.data(); }
   std::size_t iov_count() const noexcept { return count_; }

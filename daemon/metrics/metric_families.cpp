@@ -48,6 +48,7 @@ constexpr Grouped kDestinationGroups[] = {
     {"dropped_lagging", "dropped_messages", "lagging", "messages the destination never got"},
     {"dropped_removed", "dropped_messages", "removed", "messages the destination never got"},
     {"resent_partial", "resent_partial_messages", "", ""},  // its unit in the name, as Prometheus asks
+    {"resent_unacked", "resent_unacked_messages", "", ""},
 };
 
 // One scope of the table: listener or destination.
@@ -155,6 +156,9 @@ void add_destination(Families& f, const DestinationSnapshot& d) {
   const Labels l{{"destination", d.address}};
   f.gauge("relay_destination_lag_messages", "messages queued for the destination and not yet written (tail - cursor)",
           l, static_cast<double>(d.lag_messages));
+  f.gauge("relay_destination_unacked_messages",
+          "messages written to the destination and not yet acknowledged by its TCP (part of the lag)", l,
+          static_cast<double>(d.unacked_messages));
   f.gauge("relay_destination_lag_seconds", "age of the oldest message not yet written (0 when caught up)", l,
           d.lag_seconds);
   f.gauge("relay_destination_cursor", "id of the next message the destination will write", l,

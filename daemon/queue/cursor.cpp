@@ -161,6 +161,16 @@ std::uint64_t Cursor::skip_to_floor() {
   return skipped;
 }
 
+void Cursor::move_to(const Cursor& other) noexcept {
+  RELAY_ASSERT(&other.queue_ == &queue_, "move_to() a cursor of another queue");
+  seg_ = other.seg_;
+  offset_ = other.offset_;
+  index_ = other.index_;
+  id_ = other.id_;
+  peeked_ = 0;
+  publish_position();
+}
+
 bool Cursor::below_floor() const noexcept {
   // acquire: as in skip_to_floor().
   return queue_.floor_id_.load(std::memory_order_acquire) > id_;

@@ -48,6 +48,11 @@ class Cursor {
   // If the queue's eviction floor is above the cursor, jumps to it and returns the number of
   // messages skipped (the caller counts them as dropped_lagging); else returns 0.
   std::uint64_t skip_to_floor();
+  // Takes `other`'s position, forward or back: a destination's write cursor rewound to its
+  // acknowledged one after a lost connection, or the acknowledged one moved up to the write
+  // cursor. Both cursors must belong to this thread and `other` must stay joined meanwhile: its
+  // slot already holds the position, so the reclaimer cannot have freed anything at or after it.
+  void move_to(const Cursor& other) noexcept;
   // True when skip_to_floor() would move the cursor.
   bool below_floor() const noexcept;
   // Receive time (steady ns) of the oldest message this cursor has not passed, or 0 when the

@@ -330,7 +330,7 @@ void resolve(const RawOptions& raw, const Origins& o, const std::vector<Address>
   cfg.queue.segment_bytes = segment_size_for(cfg.ingest.max_message);
   check_budget(raw, o, cfg.ingest.max_message, cfg.queue.segment_bytes);
   cfg.queue.max_queue_bytes = raw.max_queue_bytes;
-  cfg.queue.max_cursors = cfg.client.max_destinations;
+  cfg.queue.max_cursors = 2 * cfg.client.max_destinations;  // an at-least-once destination has two
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
   resolve_control(raw, o, cfg.control, cfg.control_options);
   resolve_state(o, cfg);

@@ -69,7 +69,8 @@ constexpr std::string_view kDestination = "destination";
 const std::vector<std::string_view> kTopLevel = {kListeners, kDestination, "queue",   "ingest", "delivery",
                                                  "control",  "log",        "metrics", "state"};
 // A [[destination]] table: the address, and its options as separate keys (endpoint.hpp).
-const std::vector<std::string_view> kDestinationKeys = {"address", "framing", "ca", "sni", "cert", "key", "verify"};
+const std::vector<std::string_view> kDestinationKeys = {"address", "framing", "delivery", "ca",
+                                                        "sni",     "cert",    "key",      "verify"};
 
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {

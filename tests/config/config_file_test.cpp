@@ -123,7 +123,7 @@ stats_interval = 5
   EXPECT_EQ(c.ingest.max_connections, 77u);
   EXPECT_DOUBLE_EQ(c.ingest.idle_timeout, 30.5);
   EXPECT_EQ(c.client.max_destinations, 9u);
-  EXPECT_EQ(c.queue.max_cursors, 9u);
+  EXPECT_EQ(c.queue.max_cursors, 18u);  // two per destination: at-least-once
   EXPECT_DOUBLE_EQ(c.client.destination.reconnect_min, 0.25);
   EXPECT_DOUBLE_EQ(c.client.destination.reconnect_max, 3);
   EXPECT_DOUBLE_EQ(c.client.destination.connect_timeout, 2);

@@ -330,6 +330,13 @@ void run_in_process(std::size_t callers) {
   churn(
       control, udp_port, perm, [&] { return relay.stats().queue.head; }, callers);
 
+  // sent counts what the sink's TCP acknowledged: that may come a moment after the sink read it.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto s = relay.stats();
+        return s.destinations.size() == 1 && s.destinations[0].lag_messages == 0;
+      },
+      10s));
   const auto stats = relay.stats();
   EXPECT_EQ(stats.received.received_messages, perm.count());
   EXPECT_EQ(stats.received.kernel_drops, 0u);

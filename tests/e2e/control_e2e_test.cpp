@@ -136,7 +136,14 @@ TEST_F(ControlE2eTest, AddAndRemoveWhileTrafficFlowsAndStatsAgreeWithTheSinks) {
     EXPECT_EQ(report.first, added.cursor()) << "first message of the added destination";
     EXPECT_TRUE(report.contiguous()) << "missing " << report.missing << ", out of order " << report.out_of_order;
   }
-  const auto got_second = json<pb::Destination>({"dest", "get", id});
+  // sent counts what the sink's TCP acknowledged: that may come a moment after the sink read it.
+  pb::Destination got_second;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        got_second = json<pb::Destination>({"dest", "get", id});
+        return got_second.counters().sent_messages() >= 1000u;
+      },
+      10s));
   EXPECT_EQ(got_second.state(), pb::DESTINATION_STATE_CONNECTED);
   EXPECT_GE(got_second.counters().sent_messages(), 1000u);
   EXPECT_EQ(got_second.counters().connects(), 1u);

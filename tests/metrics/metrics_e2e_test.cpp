@@ -150,8 +150,15 @@ TEST_F(MetricsE2eTest, ScrapingWhileTrafficFlowsLosesNothing) {
   ASSERT_TRUE(sent);
   EXPECT_TRUE(delivered) << sink_.count() << " of " << kMessages;
   EXPECT_GT(scrapes.load(), 5);
-  const auto m = parse_samples(scrape());
   const std::string d = "{destination=\"tcp@127.0.0.1:" + std::to_string(sink_.port()) + "\"}";
+  // sent counts what the sink's TCP acknowledged: that may come a moment after the sink read it.
+  std::map<std::string, double> m;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        m = parse_samples(scrape());
+        return m["relay_destination_sent_messages_total" + d] == kMessages;
+      },
+      10s));
   EXPECT_EQ(m.at("relay_destination_sent_messages_total" + d), kMessages);
   expect_snapshot_adds_up(grpc_stats(), {{relayd_->udp_port(), kMessages}});
 }

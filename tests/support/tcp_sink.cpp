@@ -1,8 +1,10 @@
 #include "tcp_sink.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,6 +134,7 @@ bool TcpSink::handle_wake() {
 void TcpSink::abort_connection() {
   if (!conn_fd_) return;
   if (decoder_.pending() > 0) ++discarded_partials_;
+  discarded_bytes_.push_back(unread_locked() + decoder_.pending());
   decoder_.reset();
   abort_close(conn_fd_);
 }
@@ -248,6 +251,22 @@ bool TcpSink::wait_for_bytes(std::size_t n, std::chrono::milliseconds timeout) {
 
 bool TcpSink::wait_for_connections(std::size_t n, std::chrono::milliseconds timeout) {
   return wait_for([&] { return connection_starts_.size() >= n; }, timeout);
+}
+
+std::size_t TcpSink::unread_locked() const {
+  int n = 0;
+  if (!conn_fd_ || ::ioctl(conn_fd_.get(), SIOCINQ, &n) != 0 || n < 0) return 0;
+  return static_cast<std::size_t>(n);
+}
+
+std::size_t TcpSink::unread_bytes() const {
+  std::lock_guard lock(mu_);
+  return unread_locked();
+}
+
+std::vector<std::size_t> TcpSink::discarded_bytes() const {
+  std::lock_guard lock(mu_);
+  return discarded_bytes_;
 }
 
 }  // namespace relay::test

@@ -64,6 +64,11 @@ class TcpSink {
   std::size_t framing_errors() const;
   // Partial frames thrown away by our own simulated crashes (not relayd's fault).
   std::size_t discarded_partials() const;
+  // Per simulated crash: the bytes it threw away that the sink's kernel had accepted (so TCP
+  // had acknowledged them to relayd) — unread in the socket, plus a partial frame decoded so far.
+  std::vector<std::size_t> discarded_bytes() const;
+  // Bytes the open connection's socket holds unread (SIOCINQ); 0 without a connection.
+  std::size_t unread_bytes() const;
 
   // Waits (scaled timeout) for at least n messages / bytes; false on timeout.
   bool wait_for_count(std::size_t n, std::chrono::milliseconds timeout);
@@ -81,6 +86,7 @@ class TcpSink {
   int throttle_wait_ms() const;  // sink thread: ms until the next read is allowed, 0 when now
   void on_peer_closed();
   void abort_connection();
+  std::size_t unread_locked() const;  // caller holds mu_
   void send_command(Command c);
   bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
@@ -106,6 +112,7 @@ class TcpSink {
   std::vector<std::size_t> connection_starts_;
   std::size_t framing_errors_ = 0;
   std::size_t discarded_partials_ = 0;
+  std::vector<std::size_t> discarded_bytes_;
 };
 
 }  // namespace relay::test

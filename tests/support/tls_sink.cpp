@@ -126,9 +126,12 @@ void TlsSink::run() {
     if (fds[1].revents == 0) continue;
     if (!conn_fd_)
       accept_one();
-    else if (!established_)
+    else if (!established_) {
       shake_hands();
-    else
+      // The client's first records may have come with its last handshake flight: OpenSSL has
+      // read them off the socket already, so poll would not report them.
+      if (established_ && !paused) read_records();
+    } else
       read_records();
   }
   std::lock_guard lock(mu_);

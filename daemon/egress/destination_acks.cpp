@@ -1,0 +1,114 @@
+// Destination's at-least-once bookkeeping (destination.hpp): the acknowledged cursor, moved by
+// what the peer's TCP acknowledged, and the rewind of the write cursor after a broken connection.
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+
+#include "destination.hpp"
+
+namespace relay {
+
+namespace {
+
+// A poll per this many bytes written keeps the acknowledged cursor close behind under load for
+// one ioctl per 256 KiB; the client thread's tick polls the rest (and an idle connection).
+constexpr std::uint64_t kPollEveryBytes = 256 * 1024;
+// Caught up, the acknowledgements of the last writes come within a round trip (or a delayed
+// ACK, up to 40 ms on Linux): polled this often until they have all come.
+constexpr double kAckPollSeconds = 0.005;
+
+}  // namespace
+
+Destination::~Destination() { ev_timer_stop(loop_, &ack_timer_); }
+
+void Destination::await_acks() {
+  if (acked_ && unacked() > 0 && !ev_is_active(&ack_timer_)) {
+    ev_timer_set(&ack_timer_, kAckPollSeconds, kAckPollSeconds);
+    ev_timer_start(loop_, &ack_timer_);
+  }
+}
+
+void Destination::on_ack_timer(struct ev_loop* loop, ev_timer* w, int) {
+  auto* self = static_cast<Destination*>(w->data);
+  self->poll_acks();
+  if (self->unacked() == 0 || !self->conn_.up()) ev_timer_stop(loop, w);
+}
+
+void Destination::note_written(std::size_t n) noexcept {
+  if (!acked_) return;
+  wire_written_ += n;
+  if (wire_written_ - polled_at_ >= kPollEveryBytes) poll_acks();
+}
+
+void Destination::poll_acks() {
+  if (!acked_ || conn_.fd() < 0 || acked_->id() == cursor_.id()) return;
+  int queued = 0;  // bytes written and not yet acknowledged: write_seq - snd_una, even after a reset
+  if (ioctl(conn_.fd(), SIOCOUTQ, &queued) != 0 || queued < 0) return;
+  polled_at_ = wire_written_;
+  const auto in_queue = std::min<std::uint64_t>(static_cast<std::uint64_t>(queued), wire_written_);
+  acknowledged(wire_written_ - in_queue);
+}
+
+// Moves the acknowledged cursor over every message whose last byte is among the first
+// `wire_bytes` of this connection; never past the write cursor (a cut message is not whole).
+void Destination::acknowledged(std::uint64_t wire_bytes) {
+  const Framing framing = shared_->endpoint.framing;
+  std::uint64_t total = 0;
+  while (acked_wire_ < wire_bytes && acked_->id() < cursor_.id()) {
+    const auto room =
+        static_cast<std::size_t>(std::min<std::uint64_t>(acked_views_.size(), cursor_.id() - acked_->id()));
+    const std::size_t have = acked_->peek(std::span(acked_views_).first(room));
+    std::size_t whole = 0;
+    for (; whole < have; ++whole) {
+      const std::uint64_t end = acked_wire_ + FrameBatch::framed_size(framing, acked_views_[whole]);
+      if (end > wire_bytes) break;
+      acked_wire_ = end;
+    }
+    if (whole == 0) break;
+    acked_->advance(std::span(acked_views_).first(whole));
+    total += whole;
+    if (whole < have) break;
+  }
+  if (total == 0) return;
+  shared_->counters.sent_messages.add(total);
+  publish_cursor();
+}
+
+// The queue budget needs the memory the acknowledged cursor holds: messages written but not
+// acknowledged (those before `written_end`) count as sent, since the peer may well have them,
+// and are not resent. The acknowledged cursor joins the write cursor, past the floor.
+void Destination::give_up_unacked(std::uint64_t written_end) {
+  if (written_end > acked_->id()) shared_->counters.sent_messages.add(written_end - acked_->id());
+  acked_->move_to(cursor_);
+  acked_wire_ = cursor_wire_offset();
+}
+
+void Destination::settle_unacked() {
+  if (!acked_) return;
+  poll_acks();
+  give_up_unacked(cursor_.id());
+  publish_cursor();
+}
+
+// The connection broke: everything it did not get acknowledged goes again on the next one,
+// after a carried message (which restarts whole, see WriteProgress::connection_lost).
+void Destination::rewind_unacked() {
+  const std::uint64_t unacked = cursor_.id() - acked_->id();
+  if (unacked > 0) {
+    shared_->counters.resent_unacked.add(unacked);
+    cursor_.move_to(*acked_);
+  }
+  wire_written_ = 0;
+  polled_at_ = 0;
+  acked_wire_ = cursor_wire_offset();
+  publish_cursor();
+}
+
+// Where the message at the write cursor starts (or will start) in this connection's bytes: after
+// what is left of a carried message, at the start of a message the last write cut.
+std::uint64_t Destination::cursor_wire_offset() const noexcept {
+  return wire_written_ + progress_.carry_rest().size() - progress_.partial();
+}
+
+}  // namespace relay
