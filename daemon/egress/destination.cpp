@@ -115,7 +115,7 @@ bool Destination::write_carry() {
   const ssize_t n = send(conn_.fd(), rest.data(), rest.size(), MSG_NOSIGNAL);
   if (!wrote(n)) return false;
   shared_->counters.sent_bytes.add(static_cast<std::uint64_t>(n));
-  note_written(static_cast<std::size_t>(n));
+  note_written(static_cast<std::size_t>(n), false);
   const std::size_t messages = progress_.carried_messages();
   if (!progress_.carry_written(static_cast<std::size_t>(n))) {
     conn_.want_writable(true);
@@ -145,7 +145,7 @@ bool Destination::write_batch() {
   cursor_.advance(std::span(views_).first(done));
   shared_->counters.sent_bytes.add(static_cast<std::uint64_t>(n));
   if (acked_) {
-    note_written(static_cast<std::size_t>(n));  // counted as sent when acknowledged
+    note_written(static_cast<std::size_t>(n), done > 0);  // counted as sent when acknowledged
   } else {
     shared_->counters.sent_messages.add(done);
     shared_->cursor.set(cursor_.id());

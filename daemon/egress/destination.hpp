@@ -34,6 +34,7 @@
 
 #include <ev.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -105,9 +106,12 @@ class Destination final : private ConnectionOwner {
   void acknowledged(std::uint64_t wire_bytes);
   void give_up_unacked(std::uint64_t written_end);
   void rewind_unacked();
-  void note_written(std::size_t n) noexcept;
+  void note_written(std::size_t n, bool completed_messages);
   std::uint64_t cursor_wire_offset() const noexcept;
   void await_acks();
+  void mark_write();
+  std::uint64_t acknowledged_marks(std::uint64_t wire_bytes);
+  std::uint64_t acknowledged_messages(std::uint64_t wire_bytes);
   static void on_ack_timer(struct ev_loop* loop, ev_timer* w, int revents);
 
   std::shared_ptr<DestinationShared> shared_;
@@ -123,6 +127,15 @@ class Destination final : private ConnectionOwner {
   std::uint64_t wire_written_ = 0;  // bytes written on this connection
   std::uint64_t acked_wire_ = 0;    // where acked_'s message starts on this connection's byte stream
   std::uint64_t polled_at_ = 0;     // wire_written_ at the last poll_acks()
+  // Where the write cursor stood after recent writes, and where that is in the byte stream: an
+  // acknowledgement that covers a whole write moves acked_ there without reading a message.
+  struct WriteMark {
+    std::uint64_t wire = 0;
+    Cursor::Position at;
+  };
+  static constexpr std::size_t kMarks = 64;
+  std::array<WriteMark, kMarks> marks_{};
+  std::size_t marks_first_ = 0, marks_count_ = 0;  // a ring
   struct ev_loop* loop_;
   ev_timer ack_timer_{};  // caught up with messages unacknowledged: polls until they are
   Connection conn_;       // last: its watchers stop before the rest goes

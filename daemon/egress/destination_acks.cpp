@@ -35,10 +35,19 @@ void Destination::on_ack_timer(struct ev_loop* loop, ev_timer* w, int) {
   if (self->unacked() == 0 || !self->conn_.up()) ev_timer_stop(loop, w);
 }
 
-void Destination::note_written(std::size_t n) noexcept {
+void Destination::note_written(std::size_t n, bool completed_messages) {
   if (!acked_) return;
   wire_written_ += n;
+  if (completed_messages) mark_write();
   if (wire_written_ - polled_at_ >= kPollEveryBytes) poll_acks();
+}
+
+// After a write that completed messages: the write cursor stands at a message boundary, which
+// begins where the bytes of the message it cut (if any) begin.
+// The ring full, the newest mark moves up instead: acknowledgements get coarser, never walked.
+void Destination::mark_write() {
+  if (marks_count_ < kMarks) ++marks_count_;
+  marks_[(marks_first_ + marks_count_ - 1) % kMarks] = {wire_written_ - progress_.partial(), cursor_.position()};
 }
 
 void Destination::poll_acks() {
@@ -53,6 +62,29 @@ void Destination::poll_acks() {
 // Moves the acknowledged cursor over every message whose last byte is among the first
 // `wire_bytes` of this connection; never past the write cursor (a cut message is not whole).
 void Destination::acknowledged(std::uint64_t wire_bytes) {
+  const std::uint64_t total = acknowledged_marks(wire_bytes) + acknowledged_messages(wire_bytes);
+  if (total == 0) return;
+  shared_->counters.sent_messages.add(total);
+  publish_cursor();
+}
+
+// Whole writes acknowledged: a jump to the last one's mark, no message read.
+std::uint64_t Destination::acknowledged_marks(std::uint64_t wire_bytes) {
+  const WriteMark* last = nullptr;
+  while (marks_count_ > 0 && marks_[marks_first_].wire <= wire_bytes) {
+    last = &marks_[marks_first_];
+    marks_first_ = (marks_first_ + 1) % kMarks;
+    --marks_count_;
+  }
+  if (last == nullptr || last->at.id <= acked_->id()) return 0;
+  const std::uint64_t passed = last->at.id - acked_->id();
+  acked_->move_to(last->at);
+  acked_wire_ = last->wire;
+  return passed;
+}
+
+// The rest, message by message: the write acknowledged in part (at a break, or after a poll).
+std::uint64_t Destination::acknowledged_messages(std::uint64_t wire_bytes) {
   const Framing framing = shared_->endpoint.framing;
   std::uint64_t total = 0;
   while (acked_wire_ < wire_bytes && acked_->id() < cursor_.id()) {
@@ -70,9 +102,12 @@ void Destination::acknowledged(std::uint64_t wire_bytes) {
     total += whole;
     if (whole < have) break;
   }
-  if (total == 0) return;
-  shared_->counters.sent_messages.add(total);
-  publish_cursor();
+  // Marks the walk passed are stale.
+  while (marks_count_ > 0 && marks_[marks_first_].at.id <= acked_->id()) {
+    marks_first_ = (marks_first_ + 1) % kMarks;
+    --marks_count_;
+  }
+  return total;
 }
 
 // The queue budget needs the memory the acknowledged cursor holds: messages written but not
@@ -82,6 +117,7 @@ void Destination::give_up_unacked(std::uint64_t written_end) {
   if (written_end > acked_->id()) shared_->counters.sent_messages.add(written_end - acked_->id());
   acked_->move_to(cursor_);
   acked_wire_ = cursor_wire_offset();
+  marks_count_ = 0;
 }
 
 void Destination::settle_unacked() {
@@ -101,6 +137,7 @@ void Destination::rewind_unacked() {
   }
   wire_written_ = 0;
   polled_at_ = 0;
+  marks_count_ = 0;  // positions in the old connection's byte stream
   acked_wire_ = cursor_wire_offset();
   publish_cursor();
 }

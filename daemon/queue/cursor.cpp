@@ -161,12 +161,11 @@ std::uint64_t Cursor::skip_to_floor() {
   return skipped;
 }
 
-void Cursor::move_to(const Cursor& other) noexcept {
-  RELAY_ASSERT(&other.queue_ == &queue_, "move_to() a cursor of another queue");
-  seg_ = other.seg_;
-  offset_ = other.offset_;
-  index_ = other.index_;
-  id_ = other.id_;
+void Cursor::move_to(const Position& p) noexcept {
+  seg_ = p.seg;
+  offset_ = p.offset;
+  index_ = p.index;
+  id_ = p.id;
   peeked_ = 0;
   publish_position();
 }

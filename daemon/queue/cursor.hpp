@@ -30,6 +30,14 @@ struct MessageView {
 
 class Cursor {
  public:
+  // Where a cursor stands, to come back to or catch up with (move_to below).
+  struct Position {
+    Segment* seg = nullptr;
+    std::uint32_t offset = 0;
+    std::uint32_t index = 0;
+    std::uint64_t id = 0;
+  };
+
   // Joins the queue; throws std::length_error when every slot is taken.
   Cursor(Queue& queue, StartAt start);
   ~Cursor();
@@ -52,7 +60,12 @@ class Cursor {
   // acknowledged one after a lost connection, or the acknowledged one moved up to the write
   // cursor. Both cursors must belong to this thread and `other` must stay joined meanwhile: its
   // slot already holds the position, so the reclaimer cannot have freed anything at or after it.
-  void move_to(const Cursor& other) noexcept;
+  void move_to(const Cursor& other) noexcept { move_to(other.position()); }
+  // The same for a position another cursor of this thread passed and still holds (the position
+  // lies at or after its published one): an acknowledged cursor catching up with where its
+  // write cursor was after a write.
+  void move_to(const Position& p) noexcept;
+  Position position() const noexcept { return {seg_, offset_, index_, id_}; }
   // True when skip_to_floor() would move the cursor.
   bool below_floor() const noexcept;
   // Receive time (steady ns) of the oldest message this cursor has not passed, or 0 when the
