@@ -161,7 +161,7 @@ void add_destination(Families& f, const DestinationSnapshot& d) {
           static_cast<double>(d.unacked_messages));
   f.gauge("relay_destination_lag_seconds", "age of the oldest message not yet written (0 when caught up)", l,
           d.lag_seconds);
-  f.gauge("relay_destination_cursor", "id of the next message the destination will write", l,
+  f.gauge("relay_destination_cursor", "id of the first message not delivered yet (at-least-once: not acknowledged)", l,
           static_cast<double>(d.cursor));
   for (const auto state : kStates)
     f.gauge("relay_destination_state", "1 for the state the destination is in, 0 for the others",

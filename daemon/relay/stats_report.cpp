@@ -25,7 +25,8 @@ std::string destination_line(const DestinationSnapshot& d, const DestinationSnap
   std::string out = fmt::format("stats destination={} id={} state={}", d.address, d.id, to_string(d.state));
   const DestinationValues& v = d.counters;
   RELAY_DESTINATION_COUNTERS(RELAY_FORMAT_VALUE)
-  out += fmt::format(" cursor={} lag_messages={} lag_seconds={:.3f}", d.cursor, d.lag_messages, d.lag_seconds);
+  out += fmt::format(" cursor={} lag_messages={} unacked_messages={} lag_seconds={:.3f}", d.cursor, d.lag_messages,
+                     d.unacked_messages, d.lag_seconds);
   if (before != nullptr)
     out += fmt::format(" sent_rate={:.0f}", rate(v.sent_messages, before->counters.sent_messages, seconds));
   return out;

@@ -140,6 +140,22 @@ TEST(Endpoint, CanonicalTextRoundTrips) {
   }
 }
 
+TEST(Endpoint, DeliveryIsAtLeastOnceUnlessAskedOrTls) {
+  EXPECT_EQ(parse_endpoint("tcp@127.0.0.1:2009").delivery, Delivery::at_least_once);
+  EXPECT_EQ(parse_endpoint("tcp@127.0.0.1:2009?delivery=at-least-once").str(), "tcp@127.0.0.1:2009");
+  const Endpoint once = parse_endpoint("tcp@127.0.0.1:2009?framing=line&delivery=at-most-once");
+  EXPECT_EQ(once.delivery, Delivery::at_most_once);
+  EXPECT_EQ(once.str(), "tcp@127.0.0.1:2009?framing=line&delivery=at-most-once");
+  EXPECT_EQ(parse_endpoint(once.str()).str(), once.str());
+  EXPECT_EQ(parse_endpoint("tls@127.0.0.1:2009").delivery, Delivery::at_most_once);
+  EXPECT_EQ(parse_endpoint("tls@127.0.0.1:2009?delivery=at-most-once").str(), "tls@127.0.0.1:2009");
+  EXPECT_THAT(error_of("tls@127.0.0.1:2009?delivery=at-least-once"), HasSubstr("tls@ destinations are at-most-once"));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:2009?delivery=exactly-once"),
+              HasSubstr("unknown delivery \"exactly-once\" (expected at-least-once or at-most-once)"));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:2009?delivery=at-most-once&delivery=at-most-once"), HasSubstr("given twice"));
+  EXPECT_THROW(parse_endpoint("tcp@127.0.0.1:2009?delivery=at-most-once", false), EndpointError);
+}
+
 TEST(Endpoint, OptionErrors) {
   EXPECT_THAT(error_of("tcp@127.0.0.1:1?framing=foo"),
               HasSubstr("unknown framing \"foo\" (expected lp32le, lp32be, line or raw)"));
