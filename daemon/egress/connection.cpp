@@ -78,8 +78,25 @@ void Connection::connect_now() {
   ev_timer_start(loop_, &timer_);
 }
 
+namespace {
+
+// A connect to a local port nobody listens on may be given that very port as its source and meet
+// itself (TCP simultaneous open): a "connection" that would take our writes and hold the port
+// the real destination needs to listen on.
+bool connected_to_itself(int fd) {
+  sockaddr_storage self{}, peer{};
+  socklen_t self_len = sizeof self, peer_len = sizeof peer;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&self), &self_len) != 0 ||
+      getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+    return false;
+  return self_len == peer_len && std::memcmp(&self, &peer, self_len) == 0;
+}
+
+}  // namespace
+
 // The TCP connect is done: a tls@ destination shakes hands first, still under the connect timer.
 void Connection::connect_completed() {
+  if (connected_to_itself(fd_)) return lose("connect: connected to itself: nothing listens there", false);
   if (!tls_ctx_) return established();
   show(DestinationState::connecting);
   try {

@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -27,7 +28,11 @@
 namespace relay::test {
 namespace {
 
-constexpr int kCrashes = 20;
+// 20 in CI; RELAY_TEST_CRASHES=100 for the longer run.
+const int kCrashes = [] {
+  const char* n = std::getenv("RELAY_TEST_CRASHES");
+  return n != nullptr && std::atoi(n) > 0 ? std::atoi(n) : 20;
+}();
 constexpr std::size_t kSize = 64;
 constexpr std::size_t kFramed = kSize + 4;  // lp32le
 constexpr std::size_t kChunk = 500;

@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 #include <system_error>
 
@@ -36,7 +39,33 @@ std::uint16_t local_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
+namespace {
+
+// The lowest port the kernel hands out as a connection's source (ip_local_port_range).
+std::uint16_t first_ephemeral_port() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0;
+  return range >> low && low > 2048 && low <= 65535 ? static_cast<std::uint16_t>(low) : 32768;
+}
+
+bool bindable(std::uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const SocketAddress a = make_address("127.0.0.1", port);
+  return fd && ::bind(fd.get(), a.get(), a.len) == 0;
+}
+
+}  // namespace
+
+// Below the ephemeral range: a port the kernel picked there could meanwhile become the source
+// port of some connection (another test's, or relayd's own connect to it meeting itself).
 std::uint16_t reserve_port() {
+  thread_local std::mt19937 rng(std::random_device{}());
+  const std::uint16_t high = first_ephemeral_port();
+  std::uniform_int_distribution<unsigned> pick(10000, std::max<unsigned>(high, 10001u) - 1u);
+  for (int i = 0; high > 10000 && i < 200; ++i) {
+    const auto port = static_cast<std::uint16_t>(pick(rng));
+    if (bindable(port)) return port;
+  }
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const SocketAddress a = make_address("127.0.0.1", 0);
   if (!fd || ::bind(fd.get(), a.get(), a.len) != 0)

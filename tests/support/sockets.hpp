@@ -26,8 +26,9 @@ SocketAddress make_address(const std::string& host, std::uint16_t port);
 // The local port a socket is bound to.
 std::uint16_t local_port(int fd);
 
-// A TCP port on 127.0.0.1 that nothing listens on: bound, read, closed. Another process could
-// take it in between; on loopback in a test run that is unlikely enough.
+// A TCP port on 127.0.0.1 that nothing listens on: bound, then closed. It is picked below the
+// ephemeral range, so no connection's source port takes it meanwhile; another process could
+// still bind it, which on loopback in a test run is unlikely enough.
 std::uint16_t reserve_port();
 
 // Whether ::1 is usable (IPv6 may be disabled in containers).
