@@ -37,7 +37,7 @@ Destination::Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<Des
 
 // The cursor other threads see: the acknowledged one when there is one.
 void Destination::publish_cursor() {
-  shared_->cursor.set(acked_ ? acked_->id() : cursor_.id());
+  shared_->cursor.set(published().id());
   shared_->unacked.set(unacked());
 }
 
@@ -58,7 +58,7 @@ void Destination::on_data() {
 // messages a record already committed to the session may hold) is kept aside and finished
 // first, so the peer never sees a cut frame.
 void Destination::apply_floor() {
-  if (!(acked_ ? *acked_ : cursor_).below_floor()) return;
+  if (!published().below_floor()) return;
   const std::uint64_t written_end = cursor_.id();
   const bool in_flight = progress_.partial() > 0 || (tls_pending_ && !progress_.carrying());
   if (in_flight && cursor_.below_floor()) keep_partial_message();
@@ -227,13 +227,11 @@ bool Destination::write_batch_tls(TlsSession& tls) {
   return tls_wrote(w.step, tls);
 }
 
-bool Destination::reached(std::uint64_t target) const {
-  return !progress_.mid_message() && (acked_ ? *acked_ : cursor_).id() >= target;
-}
+bool Destination::reached(std::uint64_t target) const { return !progress_.mid_message() && published().id() >= target; }
 
 void Destination::refresh_gauges() {
   publish_cursor();
-  shared_->lag_since_ns.set((acked_ ? *acked_ : cursor_).lag_since_ns());
+  shared_->lag_since_ns.set(published().lag_since_ns());
 }
 
 }  // namespace relay

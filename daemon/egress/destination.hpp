@@ -102,6 +102,8 @@ class Destination final : private ConnectionOwner {
   void apply_floor();
   std::size_t keep_partial_message();
   void publish_cursor();
+  // The cursor other threads see and drains wait for: the acknowledged one when there is one.
+  const Cursor& published() const noexcept { return acked_ ? *acked_ : cursor_; }
   // At-least-once (destination_acks.cpp).
   void acknowledged(std::uint64_t wire_bytes);
   void give_up_unacked(std::uint64_t written_end);
