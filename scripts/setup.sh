@@ -5,7 +5,7 @@
 # and systemd (systemd-analyze) make and check the .deb and its unit.
 set -euo pipefail
 packages=(
-  g++ cmake ninja-build pkg-config git clang-format-14 clang-14 libclang-rt-14-dev
+  g++ cmake ninja-build ccache pkg-config git clang-format-14 clang-14 libclang-rt-14-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libev-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev libtomlplusplus-dev prometheus-cpp-dev
   prometheus
