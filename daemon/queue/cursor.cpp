@@ -170,6 +170,28 @@ void Cursor::move_to(const Position& p) noexcept {
   publish_position();
 }
 
+std::uint64_t Cursor::walk_to(std::uint64_t target) {
+  // Segments from ours onwards are protected by our slot, so walking `next` is safe.
+  // acquire: pairs with the producer's link.
+  for (Segment* n = seg_->next.load(std::memory_order_acquire); n != nullptr && n->first_id <= target;
+       n = seg_->next.load(std::memory_order_acquire)) {
+    seg_ = n;
+    id_ = n->first_id;
+    index_ = 0;
+    offset_ = 0;
+  }
+  // acquire: pairs with publish(); records up to the count are written.
+  const auto end = Committed::unpack(seg_->committed.load(std::memory_order_acquire));
+  while (id_ < target && index_ < end.count) {
+    offset_ += static_cast<std::uint32_t>(kRecordHeader) + read_length(seg_->data + offset_);
+    ++index_;
+    ++id_;
+  }
+  peeked_ = 0;
+  publish_position();
+  return id_;
+}
+
 bool Cursor::below_floor() const noexcept {
   // acquire: as in skip_to_floor().
   return queue_.floor_id_.load(std::memory_order_acquire) > id_;

@@ -66,6 +66,9 @@ class Cursor {
   // write cursor was after a write.
   void move_to(const Position& p) noexcept;
   Position position() const noexcept { return {seg_, offset_, index_, id_}; }
+  // Moves forward to message `id` (a position recorded before a restart), or to the tail when
+  // `id` lies beyond it; a cursor already at or past `id` stays. Returns the id it stands at.
+  std::uint64_t walk_to(std::uint64_t id);
   // True when skip_to_floor() would move the cursor.
   bool below_floor() const noexcept;
   // Receive time (steady ns) of the oldest message this cursor has not passed, or 0 when the

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "check.hpp"
+#include "segment_file.hpp"
 
 namespace relay {
 
@@ -17,6 +18,17 @@ std::size_t segment_count(const QueueConfig& cfg) {
   return std::max<std::size_t>(3, cfg.max_queue_bytes / cfg.segment_bytes);
 }
 
+// With a data dir the budget is the disk's: what its segment files may take.
+std::size_t budget_segments(const QueueConfig& cfg) {
+  if (cfg.data_dir.empty()) return segment_count(cfg);
+  return std::max<std::size_t>(
+      {3, segment_count(cfg), cfg.max_disk_bytes / segment_file::file_bytes(cfg.segment_bytes)});
+}
+
+std::unique_ptr<SegmentStore> open_store(const QueueConfig& cfg) {
+  return cfg.data_dir.empty() ? nullptr : std::make_unique<SegmentStore>(cfg.data_dir, cfg.segment_bytes);
+}
+
 void write_header(std::byte* at, std::uint32_t size) {
   const std::uint8_t le[4] = {static_cast<std::uint8_t>(size), static_cast<std::uint8_t>(size >> 8),
                               static_cast<std::uint8_t>(size >> 16), static_cast<std::uint8_t>(size >> 24)};
@@ -27,17 +39,45 @@ void write_header(std::byte* at, std::uint32_t size) {
 
 Queue::Queue(QueueConfig cfg)
     : cfg_(cfg),
-      max_segments_(segment_count(cfg)),
+      max_segments_(budget_segments(cfg)),
+      resident_segments_(segment_count(cfg)),
+      store_(open_store(cfg)),
       slots_(new Slot[cfg.max_cursors]),
-      pool_(cfg.segment_bytes, max_segments_) {
-  // relaxed: no other thread exists yet; thread start-up publishes everything.
+      pool_(cfg.segment_bytes, max_segments_, store_.get(), resident_segments_) {
+  // relaxed (all stores here): no other thread exists yet; thread start-up publishes everything.
   for (std::size_t i = 0; i < cfg_.max_cursors; ++i) slots_[i].id.store(kFree, std::memory_order_relaxed);
+  Recovery recovered;
+  if (store_) {
+    recovered = store_->recover(max_segments_);
+    checkpoint_id_.store(0, std::memory_order_relaxed);  // nothing recorded yet: free nothing
+  }
+  resume(std::move(recovered));
+}
+
+// The queue as start-up finds it: the recovered segments (none without a data dir), then a
+// fresh segment for the producer at the recovered tail.
+void Queue::resume(Recovery recovered) {
+  recovery_ = recovered.report;
+  Segment* oldest = recovered.chain.empty() ? nullptr : recovered.chain.front().get();
+  Segment* newest = recovered.chain.empty() ? nullptr : recovered.chain.back().get();
+  const std::size_t linked = recovered.chain.size();
+  pool_.adopt(std::move(recovered.chain), std::move(recovered.spare));
   Segment* first = pool_.take();
   if (first == nullptr) throw std::bad_alloc();
-  first->reset(0);
+  first->reset(recovery_.tail);
+  if (first->file != nullptr) {
+    segment_file::stamp(*first);
+    prod_.reserve = segment_file::kEntryBytes;
+  }
+  if (newest != nullptr) newest->next.store(first, std::memory_order_relaxed);
   prod_.seg = first;
-  oldest_ = first;
-  head_seg_.store(first, std::memory_order_relaxed);
+  prod_.next_id = recovery_.tail;
+  oldest_ = oldest != nullptr ? oldest : first;
+  linked_.store(linked + 1, std::memory_order_relaxed);
+  head_seg_.store(oldest_, std::memory_order_relaxed);
+  head_id_.store(oldest_->first_id, std::memory_order_relaxed);
+  tail_id_.store(recovery_.tail, std::memory_order_relaxed);
+  synced_id_ = evicted_below_ = recovery_.tail;
 }
 
 Queue::~Queue() = default;
@@ -54,7 +94,7 @@ AppendStatus Queue::append(std::span<const std::byte> payload, std::int64_t now_
   RELAY_ASSERT(payload.size() <= cfg_.max_message, "append() takes messages up to max_message only");
   const auto size = static_cast<std::uint32_t>(payload.size());
   const std::uint32_t need = static_cast<std::uint32_t>(kRecordHeader) + size;
-  if (prod_.pending.bytes + need > prod_.seg->capacity) {
+  if (prod_.pending.bytes + need + prod_.reserve > prod_.seg->capacity) {
     Segment* fresh = next_segment();
     if (fresh == nullptr) return AppendStatus::full;
   }
@@ -81,10 +121,23 @@ void Queue::add_mark(std::int64_t now_ns) {
 
 void Queue::publish() noexcept {
   RELAY_ASSERT(prod_.owner.held_by_caller(), "the queue has one producer thread");
+  if (prod_.seg->file != nullptr) commit_to_file();
   // release: every record written before this store is visible to a cursor that acquires it.
   prod_.seg->committed.store(prod_.pending.pack(), std::memory_order_release);
   // release: readers of the tail (lag, stats) see a count no larger than what is readable.
   tail_id_.store(prod_.next_id, std::memory_order_release);
+}
+
+// One commit entry for the records appended since the last one (segment_file.hpp), before
+// destinations can see them; with --fsync always, written back before they can.
+void Queue::commit_to_file() noexcept {
+  if (prod_.pending.count == prod_.filed.count) return;
+  segment_file::commit(*prod_.seg, prod_.entries, prod_.filed, prod_.pending);
+  ++prod_.entries;
+  prod_.reserve += segment_file::kEntryBytes;
+  prod_.filed = prod_.pending;
+  if (cfg_.fsync == Fsync::always && segment_file::sync(*prod_.seg) != 0)
+    sync_errors_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
 }
 
 // Links a fresh segment after the current one. Returns nullptr (and asks the reclaimer for
@@ -99,6 +152,12 @@ Segment* Queue::next_segment() {
   prod_.full = false;
   publish();  // the old segment's final state, before anyone can see its successor
   fresh->reset(prod_.next_id);
+  if (fresh->file != nullptr) {
+    segment_file::stamp(*fresh);
+    prod_.reserve = segment_file::kEntryBytes;
+  }
+  prod_.filed = {};
+  prod_.entries = 0;
   // relaxed RMW: a statistic shared with the reclaimer's decrement; atomicity is all it needs.
   linked_.fetch_add(1, std::memory_order_relaxed);
   // release: a cursor that reads `next` sees the fresh segment's reset header, and (by the
@@ -132,9 +191,14 @@ QueueStats Queue::stats() const noexcept {
   s.items = s.tail > s.head ? s.tail - s.head : 0;
   s.reclaim_point = last_reclaim_point_.load(std::memory_order_relaxed);
   s.segments_in_use = segments_in_use();
-  s.bytes_in_use = s.segments_in_use * cfg_.segment_bytes;
-  s.max_queue_bytes = max_segments_ * cfg_.segment_bytes;
+  s.bytes_in_use = std::min(s.segments_in_use, resident_segments_) * cfg_.segment_bytes;
+  s.max_queue_bytes = resident_segments_ * cfg_.segment_bytes;
   s.evictions = evictions_.load(std::memory_order_relaxed);
+  if (store_) {
+    s.disk_bytes_in_use = s.segments_in_use * segment_file::file_bytes(cfg_.segment_bytes);
+    s.max_disk_bytes = max_segments_ * segment_file::file_bytes(cfg_.segment_bytes);
+    s.sync_errors = sync_errors_.load(std::memory_order_relaxed);
+  }
   return s;
 }
 
@@ -165,7 +229,12 @@ ReclaimResult Queue::reclaim() {
   RELAY_ASSERT(reclaimer_.held_by_caller(), "the queue has one reclaiming thread");
   ReclaimResult r;
   r.floor_raised = raise_floor_if_needed();
-  const std::uint64_t none = position_key(tail(), true);
+  // With a data dir the recorded positions count as one more cursor (set_checkpoint): the head
+  // may not pass them, so a destination resumed at its recorded position still finds it.
+  // relaxed: written by this thread (set_checkpoint); UINT64_MAX without a data dir.
+  const std::uint64_t recorded = checkpoint_id_.load(std::memory_order_relaxed);
+  const std::uint64_t none =
+      std::min(position_key(tail(), true), recorded == UINT64_MAX ? kReserved : position_key(recorded, true));
   const std::uint64_t k1 = min_cursor(none);
   const std::uint64_t r1 = k1 >> 1;
   // relaxed: only this thread writes head_seg_.
@@ -182,12 +251,62 @@ ReclaimResult Queue::reclaim() {
   const std::size_t before = segments_in_use();
   pool_.plan_pass();
   free_segments(std::min(k1, k2));
+  if (store_) evict_newly_cold();
   r.segments_freed = before - segments_in_use();
   r.reclaim_point = r1;
   // relaxed: statistics.
   last_reclaim_point_.store(r1, std::memory_order_relaxed);
   r.floor = floor_id_.load(std::memory_order_relaxed);
   return r;
+}
+
+void Queue::set_checkpoint(std::uint64_t id) noexcept {
+  // relaxed: read by this same (reclaimer) thread in reclaim().
+  checkpoint_id_.store(id, std::memory_order_relaxed);
+}
+
+int Queue::sync_to_disk() {
+  RELAY_ASSERT(reclaimer_.held_by_caller(), "the queue has one reclaiming thread");
+  if (!store_) return 0;
+  const std::uint64_t tail_now = tail();
+  int first_error = 0;
+  // Segments from oldest_ on are recycled by this thread only, so the walk is safe.
+  for (Segment* s = oldest_; s != nullptr;) {
+    // acquire: pairs with the producer's link; a linked successor's first_id is visible.
+    Segment* n = s->next.load(std::memory_order_acquire);
+    if (n == nullptr || n->first_id > synced_id_) {
+      if (const int rc = segment_file::sync(*s); rc != 0) {
+        sync_errors_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+        if (first_error == 0) first_error = rc;
+      }
+    }
+    s = n;
+  }
+  if (first_error == 0) synced_id_ = tail_now;
+  return first_error;
+}
+
+void Queue::evict_cold() {
+  RELAY_ASSERT(reclaimer_.held_by_caller(), "the queue has one reclaiming thread");
+  if (store_) evict_segments(true);
+}
+
+// Segments beyond the newest resident ones leave relayd's memory (the page cache and the file
+// keep them): each once as it goes cold, or every one again (`again`) for those a lagging
+// destination faulted back in.
+void Queue::evict_segments(bool again) {
+  const std::size_t linked = segments_in_use();
+  if (linked <= resident_segments_) return;
+  std::size_t cold = linked - resident_segments_;
+  Segment* s = oldest_;
+  for (; cold > 0; --cold) {
+    // acquire: pairs with the producer's link; a segment with a successor is written no more.
+    Segment* n = s->next.load(std::memory_order_acquire);
+    if (n == nullptr) break;
+    if (again || s->first_id >= evicted_below_) segment_file::evict(*s);
+    s = n;
+  }
+  evicted_below_ = std::max(evicted_below_, s->first_id);
 }
 
 // Recycles segments from the oldest while every cursor has moved past all their messages.

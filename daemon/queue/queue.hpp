@@ -26,6 +26,7 @@
 #include "queue_config.hpp"
 #include "segment.hpp"
 #include "segment_pool.hpp"
+#include "segment_store.hpp"
 #include "thread_owner.hpp"
 
 namespace relay {
@@ -47,9 +48,13 @@ struct QueueStats {
   std::uint64_t items = 0;          // messages held: tail - head
   std::uint64_t reclaim_point = 0;  // as of the last reclaim pass
   std::size_t segments_in_use = 0;  // linked into the queue
-  std::size_t bytes_in_use = 0;     // segments_in_use * segment size
+  std::size_t bytes_in_use = 0;     // segments in memory * segment size (with a data dir: the resident ones)
   std::size_t max_queue_bytes = 0;
   std::uint64_t evictions = 0;  // times the floor was raised
+  // With a data directory (0 without): segment files in use and their budget.
+  std::size_t disk_bytes_in_use = 0;
+  std::size_t max_disk_bytes = 0;
+  std::uint64_t sync_errors = 0;  // msync calls that failed (the disk refused a write-back)
 };
 
 class Cursor;
@@ -82,9 +87,26 @@ class Queue {
   // ---- any thread ----
   std::uint64_t tail() const noexcept;
   QueueStats stats() const noexcept;
+  bool durable() const noexcept { return store_ != nullptr; }
+  // What start-up recovered from the data directory (all zero without one). Immutable.
+  const RecoveryReport& recovery() const noexcept { return recovery_; }
 
   // ---- reclaimer (the background thread; one thread only) ----
   ReclaimResult reclaim();
+  // The reclaiming thread has been joined; the joining thread may reclaim (and sync) from now on.
+  void hand_over_reclaimer() noexcept { reclaimer_.hand_over(); }
+  // With a data directory. Every destination's position before `id` is recorded on disk: the
+  // reclaimer may free segments up to there, not beyond, so a restart never finds a recorded
+  // position in messages already freed (QUEUE.md "Recovery"). Until the first call nothing is
+  // freed.
+  void set_checkpoint(std::uint64_t id) noexcept;
+  // With a data directory: writes back what was published since the last call and waits for
+  // the disk (--fsync interval). Returns 0, or the errno of the first segment that failed (also
+  // counted in sync_errors).
+  int sync_to_disk();
+  // With a data directory: drops the pages of segments older than the newest resident ones
+  // (--max-queue-bytes) from relayd's memory, again those a lagging destination read back in.
+  void evict_cold();
 
  private:
   friend class Cursor;
@@ -111,9 +133,16 @@ class Queue {
   void free_segments(std::uint64_t limit_key);
   bool raise_floor_if_needed();
   std::size_t segments_in_use() const noexcept;
+  void resume(Recovery recovered);
+  void evict_segments(bool again);
+  void evict_newly_cold() { evict_segments(false); }
+  void commit_to_file() noexcept;
 
   const QueueConfig cfg_;
-  const std::size_t max_segments_;
+  const std::size_t max_segments_;       // the budget: memory, or with a data dir the disk
+  const std::size_t resident_segments_;  // kept in memory; = max_segments_ without a data dir
+  std::unique_ptr<SegmentStore> store_;  // null without a data dir; before pool_, which uses it
+  RecoveryReport recovery_;
 
   // Producer-private state (own cache line: written on every append).
   struct alignas(kCacheLine) Producer {
@@ -123,7 +152,13 @@ class Queue {
     std::int64_t last_mark_ns = 0;
     std::size_t allocated = 0;  // segments ever mapped (never above max_segments_)
     bool full = false;          // inside a run of dropped appends
-    ThreadOwner owner;          // debug check of the single-producer rule
+    // Segment files only (segment_file.hpp): the part of `pending` covered by commit entries,
+    // the entries written, and the bytes kept free at the data area's end for them and the next
+    // one (0 for a segment in memory).
+    Committed filed;
+    std::uint32_t entries = 0;
+    std::uint32_t reserve = 0;
+    ThreadOwner owner;  // debug check of the single-producer rule
   } prod_;
   static_assert(sizeof(Producer) % kCacheLine == 0, "nothing another thread writes shares its line");
 
@@ -141,9 +176,15 @@ class Queue {
   std::atomic<std::uint64_t> evictions_{0};
   std::atomic<std::size_t> linked_{1};  // segments linked (head..tail), written by both sides below
 
+  // With a data dir: the reclaim point may not pass the recorded positions (set_checkpoint).
+  std::atomic<std::uint64_t> checkpoint_id_{UINT64_MAX};
+  std::atomic<std::uint64_t> sync_errors_{0};
+
   // Reclaimer-private: the oldest segment not yet recycled (may precede head_seg_).
   Segment* oldest_ = nullptr;
-  ThreadOwner reclaimer_;  // debug check: one reclaiming thread
+  std::uint64_t synced_id_ = 0;      // messages before it are written back (sync_to_disk)
+  std::uint64_t evicted_below_ = 0;  // segments before it were evicted since they went cold
+  ThreadOwner reclaimer_;            // debug check: one reclaiming thread
 
   std::unique_ptr<Slot[]> slots_;
   SegmentPool pool_;

@@ -48,6 +48,9 @@ struct Segment {
   std::uint64_t first_id = 0;
   std::byte* data = nullptr;  // mmap'd, `capacity` bytes
   std::uint32_t capacity = 0;
+  // With a data directory: the whole mapping of the segment's file (header, commit table, then
+  // `data`); nullptr for a segment in anonymous memory (segment_file.hpp).
+  std::byte* file = nullptr;
 
   // --- published by the producer, read by cursors ---
   // release store by the producer after writing the records; acquire load by readers.

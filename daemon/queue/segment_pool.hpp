@@ -15,16 +15,23 @@
 
 #include "cache_line.hpp"
 #include "segment.hpp"
+#include "segment_store.hpp"
 
 namespace relay {
 
 class SegmentPool {
  public:
-  SegmentPool(std::size_t segment_bytes, std::size_t max_segments);
+  // `store`: where new segments come from when there is a data directory (files); nullptr:
+  // anonymous memory. `max_warm`: the most idle segments kept in memory (the warm spare's cap).
+  SegmentPool(std::size_t segment_bytes, std::size_t max_segments, SegmentStore* store = nullptr,
+              std::size_t max_warm = 0);
   ~SegmentPool();
   SegmentPool(const SegmentPool&) = delete;
   SegmentPool& operator=(const SegmentPool&) = delete;
 
+  // Start-up, before any thread runs: segments recovered from the data directory. `linked` are
+  // in the queue already (counted as allocated), `spare` idle ones go to the ring.
+  void adopt(std::vector<std::unique_ptr<Segment>> linked, std::vector<std::unique_ptr<Segment>> spare);
   // Producer thread: a recycled segment, else a new one, else nullptr (budget reached).
   Segment* take();
   // Reclaimer thread, at the start of each reclaim pass: sizes the warm spare for the gives to come.
@@ -39,9 +46,13 @@ class SegmentPool {
  private:
   static constexpr std::size_t kMinWarmSpare = 2;
 
+  std::unique_ptr<Segment> mapped() const;  // a new segment in anonymous memory
+
   const std::size_t segment_bytes_;
   const std::size_t max_segments_;
   const std::size_t mask_;
+  SegmentStore* const store_;
+  const std::size_t max_warm_;
   std::unique_ptr<Segment*[]> ring_;
   // Ring indexes, as running counts: `taken_` advanced by the producer (take), `given_` by the
   // reclaimer (give); the ring holds given_ - taken_ segments. Separate cache lines because two
