@@ -11,6 +11,10 @@ struct BackgroundConfig {
   // Called on the background thread at every reclaim tick, so a caller can tell the loop is
   // alive (the systemd watchdog, daemon/service/). Must be cheap; empty: nothing is called.
   std::function<void()> on_tick;
+  // With a data directory: called every `sync_interval` seconds on the background thread to
+  // write back segments and record destinations' positions (relay/checkpoint.hpp); empty: never.
+  double sync_interval = 1.0;  // --sync-interval (s)
+  std::function<void()> on_sync{};
 };
 
 }  // namespace relay

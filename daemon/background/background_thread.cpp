@@ -22,6 +22,9 @@ BackgroundThread::BackgroundThread(Queue& queue, BackgroundConfig cfg, std::func
   ev_init(&stats_timer_, &BackgroundThread::on_stats);
   stats_timer_.data = this;
   apply_stats_interval(cfg_.stats_interval);
+  ev_timer_init(&sync_timer_, &BackgroundThread::on_sync, cfg_.sync_interval, cfg_.sync_interval);
+  sync_timer_.data = this;
+  if (cfg_.on_sync && cfg_.sync_interval > 0) ev_timer_start(loop_, &sync_timer_);
   ev_async_init(&pressure_, &BackgroundThread::on_pressure);
   pressure_.data = this;
   ev_async_start(loop_, &pressure_);
@@ -73,6 +76,10 @@ void BackgroundThread::apply_stats_interval(double seconds) {
   if (seconds <= 0) return;
   ev_timer_set(&stats_timer_, seconds, seconds);
   ev_timer_start(loop_, &stats_timer_);
+}
+
+void BackgroundThread::on_sync(struct ev_loop*, ev_timer* w, int) {
+  static_cast<BackgroundThread*>(w->data)->cfg_.on_sync();
 }
 
 void BackgroundThread::reclaim() {

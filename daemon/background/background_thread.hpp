@@ -4,7 +4,9 @@
 //    it runs Queue::reclaim — the seed's min-cursor algorithm, per segment — which recycles
 //    what every cursor has passed and raises the eviction floor near the budget;
 //  - statistics: every `stats_interval` seconds (0 = off) it calls the report callback, which
-//    logs a snapshot. set_stats_interval() changes the period while the thread runs.
+//    logs a snapshot. set_stats_interval() changes the period while the thread runs;
+//  - with a data directory, every `sync_interval` seconds it calls on_sync, which writes back
+//    the segment files and records every destination's position (relay/checkpoint.hpp).
 #pragma once
 
 #include <ev.h>
@@ -49,6 +51,7 @@ class BackgroundThread {
   static void on_stats(struct ev_loop* loop, ev_timer* w, int revents);
   static void on_stop(struct ev_loop* loop, ev_async* w, int revents);
   static void on_stats_changed(struct ev_loop* loop, ev_async* w, int revents);
+  static void on_sync(struct ev_loop* loop, ev_timer* w, int revents);
   void reclaim();
   void apply_stats_interval(double seconds);  // background thread (or the constructor)
 
@@ -58,6 +61,7 @@ class BackgroundThread {
   struct ev_loop* loop_;
   ev_timer reclaim_timer_{};
   ev_timer stats_timer_{};
+  ev_timer sync_timer_{};
   ev_async pressure_{};
   ev_async stop_{};
   ev_async stats_changed_{};

@@ -75,7 +75,8 @@ void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
 
 // ---------------------------------------------------------------- any thread
 
-DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline deadline) {
+DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline deadline,
+                                      std::optional<std::uint64_t> resume) {
   auto cmd = std::make_shared<Command>();
   cmd->kind = Command::Kind::add;
   // Here, on the caller's thread: a bad certificate file is the caller's INVALID_ARGUMENT.
@@ -84,6 +85,7 @@ DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline
   cmd->dest = std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint),
                                                   std::move(tls));
   cmd->start = start;
+  cmd->resume = resume;
   return commands_.call(std::move(cmd), deadline);
 }
 
@@ -146,7 +148,7 @@ void ClientThread::apply_add(Command& cmd) {
     throw CommandError(CommandFailure::limit_reached,
                        "already " + std::to_string(cfg_.max_destinations) + " destinations (--max-destinations)");
   if (shutting_down_) throw CommandError(CommandFailure::shutting_down, "relayd is shutting down");
-  auto dest = std::make_unique<Destination>(loop_, queue_, cmd.dest, cmd.start, cfg_.destination);
+  auto dest = std::make_unique<Destination>(loop_, queue_, cmd.dest, cmd.start, cfg_.destination, cmd.resume);
   dest->start();
   destinations_.push_back(std::move(dest));
   publish_registry();

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -38,7 +39,8 @@ class ClientThread {
   void wake() noexcept;  // any thread
 
   // Any thread; return once the client thread has applied the change. Throw CommandError.
-  DestinationSnapshot add(Endpoint endpoint, StartAt start, Deadline deadline);
+  DestinationSnapshot add(Endpoint endpoint, StartAt start, Deadline deadline,
+                          std::optional<std::uint64_t> resume = std::nullopt);
   DestinationSnapshot remove(const Removal& removal, Deadline deadline);
 
   // Any thread, before start() or while the thread runs; returns at once (a command through the

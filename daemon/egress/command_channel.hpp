@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "clock.hpp"
 #include "command_error.hpp"
@@ -39,6 +40,7 @@ struct Command {
   enum class Kind { add, remove, shutdown, timing } kind = Kind::add;
   std::shared_ptr<DestinationShared> dest;     // add
   StartAt start = StartAt::tail;               // add
+  std::optional<std::uint64_t> resume;         // add: a recorded position to start at instead
   Removal removal;                             // remove
   std::chrono::milliseconds drain_timeout{0};  // shutdown
   DestinationConfig timing;                    // timing: what every destination uses from now on

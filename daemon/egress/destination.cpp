@@ -18,15 +18,16 @@ constexpr int kWritesPerWake = 16;
 }  // namespace
 
 Destination::Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<DestinationShared> shared, StartAt start,
-                         const DestinationConfig& cfg)
+                         const DestinationConfig& cfg, std::optional<std::uint64_t> resume)
     : shared_(std::move(shared)),
-      cursor_(queue, start),
+      cursor_(queue, resume ? StartAt::head : start),
       views_(FrameBatch::kMaxMessages),
       tls_buf_(shared_->tls ? kTlsGather : 0),
       loop_(loop),
       conn_(loop, *shared_, cfg, *this) {
   ev_init(&ack_timer_, &Destination::on_ack_timer);
   ack_timer_.data = this;
+  if (resume) cursor_.walk_to(*resume);
   if (shared_->endpoint.delivery == Delivery::at_least_once && !shared_->tls) {
     acked_.emplace(queue, start);
     acked_->move_to(cursor_);  // the same message: joined separately, it could be a later tail

@@ -51,8 +51,10 @@ namespace relay {
 
 class Destination final : private ConnectionOwner {
  public:
+  // `resume`: a position recorded in the data directory before a restart; the cursor starts
+  // there (joined at the head, then walked forward) instead of at `start`.
   Destination(struct ev_loop* loop, Queue& queue, std::shared_ptr<DestinationShared> shared, StartAt start,
-              const DestinationConfig& cfg);
+              const DestinationConfig& cfg, std::optional<std::uint64_t> resume = std::nullopt);
   ~Destination();
   Destination(const Destination&) = delete;
   Destination& operator=(const Destination&) = delete;

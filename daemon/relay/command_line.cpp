@@ -42,6 +42,7 @@ struct RawOptions {
   int coalesce_us = 500;
   bool queue_bytes_given = false;
   std::string socket_mode = "0600";
+  std::string fsync = "interval";
 };
 
 // civetweb (prometheus-cpp's HTTP server) listens on every address when given a name, so only
@@ -132,6 +133,34 @@ void add_control_options(CLI::App& app, RawOptions& raw, std::string& control, C
       ->group(group);
 }
 
+// The disk-backed queue (daemon/queue/QUEUE.md "On disk").
+void add_data_options(CLI::App& app, RawOptions& raw, Config& cfg) {
+  const char* group = "Disk-backed queue (daemon/queue/QUEUE.md)";
+  app.add_option("--data-dir", cfg.queue.data_dir,
+                 "Keep the queue in segment files in this directory (created 0700): what destinations have not "
+                 "received survives outages longer than --max-queue-bytes lasts and restarts of relayd; "
+                 "--max-queue-bytes is then the part kept in memory")
+      ->group(group);
+  app.add_option("--max-disk-bytes", cfg.queue.max_disk_bytes,
+                 "Disk budget of --data-dir's segment files (e.g. 10GiB); destinations that fall further behind "
+                 "skip ahead (dropped_lagging)")
+      ->check(kNotNegative)
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(kMinQueueBytes, std::size_t{1} << 50))
+      ->option_text(size_text("in [4MiB - 1PiB]", "1GiB"))
+      ->group(group);
+  app.add_option("--fsync", raw.fsync,
+                 "When segment files are written to the disk: never (the kernel decides; a crash of relayd loses "
+                 "nothing, a power loss may), interval (every --sync-interval), always (before destinations see a "
+                 "batch; slow)")
+      ->check(CLI::IsMember({"never", "interval", "always"}))
+      ->capture_default_str()
+      ->group(group);
+  add_seconds(app, "--sync-interval", cfg.background.sync_interval,
+              "Seconds between writing segments back (--fsync interval) and recording destinations' positions",
+              {0.01, 3600});
+}
+
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("LISTEN", raw.listen,
                  "Where messages come in: udp@HOST:PORT, tcp@HOST:PORT (lp32le frames) or "
@@ -200,6 +229,7 @@ void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
          "Serve Prometheus metrics at http://HOST:PORT/metrics; HOST an IPv4 address or [IPv6] one, port 0: any "
          "free one (docs/METRICS.md)")
       ->check(kMetricsAddress);
+  add_data_options(app, raw, cfg);
   app.add_option("--state-dir", cfg.state_dir,
                  "Directory where destinations added or removed through the API are kept across restarts "
                  "(docs/STATE.md); created 0700 if missing. Without it such changes last until relayd stops");
@@ -285,6 +315,20 @@ void resolve_state(const Origins& o, Config& cfg) {
   if (!cfg.state_dir.empty()) cfg.state_dir = absolute_path(cfg.state_dir);
 }
 
+void resolve_data(const RawOptions& raw, const Origins& o, Config& cfg) {
+  QueueConfig& q = cfg.queue;
+  q.fsync = raw.fsync == "never" ? Fsync::never : raw.fsync == "always" ? Fsync::always : Fsync::interval;
+  if (q.data_dir.empty()) return;
+  q.data_dir = absolute_path(q.data_dir);
+  if (q.max_disk_bytes < q.max_queue_bytes)
+    throw UsageError(fmt::format("{}{} {} is below {} {}: the disk holds the whole queue, memory only its newest part",
+                                 o.where({"--max-disk-bytes", "--max-queue-bytes"}), o.name("--max-disk-bytes"),
+                                 q.max_disk_bytes, o.name("--max-queue-bytes"), q.max_queue_bytes));
+  if (!cfg.state_dir.empty() && cfg.state_dir == q.data_dir)
+    throw UsageError(fmt::format("{}{} and {} must be different directories (each takes its own lock)",
+                                 o.where({"--data-dir", "--state-dir"}), o.name("--data-dir"), o.name("--state-dir")));
+}
+
 // Segments grow with --max-message-size, so a large message size can outgrow a budget that is
 // fine on its own (the default one included): the error names the setting that caused it.
 void check_budget(const RawOptions& raw, const Origins& o, std::uint32_t max_message, std::size_t segment_bytes) {
@@ -334,6 +378,7 @@ void resolve(const RawOptions& raw, const Origins& o, const std::vector<Address>
   cfg.ingest.rcvbuf = static_cast<int>(raw.rcvbuf);
   resolve_control(raw, o, cfg.control, cfg.control_options);
   resolve_state(o, cfg);
+  resolve_data(raw, o, cfg);
   cfg.ingest.coalesce_seconds = raw.coalesce_us / 1e6;
 }
 

@@ -39,6 +39,10 @@ struct KeyDef {
 constexpr KeyDef kKeys[] = {
     {"queue", "max_bytes", "--max-queue-bytes", Kind::size},
     {"queue", "max_message_size", "--max-message-size", Kind::integer},
+    {"queue", "data_dir", "--data-dir", Kind::text},
+    {"queue", "max_disk_bytes", "--max-disk-bytes", Kind::size},
+    {"queue", "fsync", "--fsync", Kind::text},
+    {"queue", "sync_interval", "--sync-interval", Kind::seconds},
     {"ingest", "rcvbuf", "--rcvbuf", Kind::size},
     {"ingest", "batch", "--batch", Kind::integer},
     {"ingest", "coalesce_us", "--coalesce-us", Kind::integer},

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "state_error.hpp"
 #include "stats_report.hpp"
@@ -59,6 +60,19 @@ RuntimeState initial_state(StateStore* store, const Config& cfg, const std::vect
   return state;
 }
 
+std::unique_ptr<Checkpoint> open_checkpoint(const QueueConfig& q) {
+  return q.data_dir.empty() ? nullptr : std::make_unique<Checkpoint>(q.data_dir, q.fsync);
+}
+
+void log_recovery(const Queue& queue, const std::string& dir) {
+  const RecoveryReport& r = queue.recovery();
+  for (const auto& p : r.problems) spdlog::warn("data directory: {}", p);
+  spdlog::info(
+      "data directory {}: {} messages recovered (ids {} to {}) in {} segments from {} files; {} lost to damage, {} "
+      "discarded",
+      dir, r.messages, r.head, r.tail, r.segments, r.files, r.corrupt_messages, r.discarded_messages);
+}
+
 }  // namespace
 
 Relay::Relay(const Config& cfg)
@@ -69,11 +83,53 @@ Relay::Relay(const Config& cfg)
       startup_(effective_destinations(config_addresses_, state_)),
       started_(std::chrono::steady_clock::now()),
       queue_(cfg.queue),
+      checkpoint_(open_checkpoint(cfg.queue)),
+      recorded_(checkpoint_ ? checkpoint_->load() : std::nullopt),
       client_(queue_, cfg.client),
-      background_(queue_, cfg.background, [this] { log_stats(); }),
+      background_(queue_, background_config(cfg), [this] { log_stats(); }),
       server_(queue_, cfg.listen, cfg.ingest, [this] { client_.wake(); }) {
   queue_.set_hooks([this] { background_.pressure(); }, [this] { client_.wake(); });
   for (const auto& l : server_.listeners()) own_listener(l.address);
+  if (checkpoint_) log_recovery(queue_, cfg.queue.data_dir);
+}
+
+BackgroundConfig Relay::background_config(const Config& cfg) {
+  BackgroundConfig b = cfg.background;
+  if (!cfg.queue.data_dir.empty()) b.on_sync = [this] { sync_data(); };
+  return b;
+}
+
+void Relay::sync_data() {
+  // acquire: pairs with start()'s release; the start-up destinations' cursors are joined.
+  if (!checkpoint_ || !resumed_.load(std::memory_order_acquire)) return;
+  if (cfg_.queue.fsync == Fsync::interval) {
+    if (const int e = queue_.sync_to_disk(); e != 0)
+      spdlog::error("data directory {}: writing back segments failed: {} (counted in sync_errors)", cfg_.queue.data_dir,
+                    std::strerror(e));
+  }
+  // Read before the positions: a destination's cursor is at or after the tail read earlier.
+  std::uint64_t lowest = queue_.tail();
+  std::vector<RecordedPosition> positions;
+  for (const auto& d : client_.snapshot()) {
+    positions.push_back({d.address, d.cursor});
+    lowest = std::min(lowest, d.cursor);
+  }
+  if (checkpoint_->save(positions)) queue_.set_checkpoint(lowest);
+  queue_.evict_cold();
+}
+
+std::optional<std::uint64_t> Relay::resume_position(const std::string& address) const {
+  if (!checkpoint_) return std::nullopt;
+  const RecoveryReport& r = queue_.recovery();
+  if (!recorded_) return r.head;  // no usable positions file: every recovered message again
+  const auto it = recorded_->find(peer_key(address));
+  if (it == recorded_->end()) return std::nullopt;  // new since the last run: from now on
+  if (it->second < r.head)
+    spdlog::warn(
+        "destination {}: recorded at message {}, but the data directory holds messages from {} on: {} "
+        "lost to damage or the disk budget",
+        address, it->second, r.head, r.head - it->second);
+  return it->second;
 }
 
 void Relay::own_listener(const std::string& bound) {
@@ -137,11 +193,17 @@ void Relay::start() {
   running_ = true;
   const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (std::size_t i = 0; i < dests.size(); ++i) {
-    const DestinationSnapshot added = client_.add(dests[i], StartAt::tail, deadline);
+    const auto resume = resume_position(dests[i].str());
+    const DestinationSnapshot added = client_.add(dests[i], StartAt::tail, deadline, resume);
     set_origin(added.id, startup_[i].origin);
+    if (resume)
+      spdlog::info("destination {} (id {}) resumes at message {}: {} recovered messages to deliver", added.address,
+                   added.id, added.cursor, added.lag_messages);
     if (startup_[i].origin == Origin::api)
       spdlog::info("destination {} (id {}) restored from the state file", added.address, added.id);
   }
+  // release: pairs with sync_data()'s acquire.
+  resumed_.store(true, std::memory_order_release);
   if (dests.empty())
     spdlog::info(
         "no destination yet: add one with `relayctl dest add tcp@HOST:PORT` or restart with relayd LISTEN "
@@ -157,6 +219,12 @@ void Relay::shutdown() {
                cfg_.drain_timeout);
   client_.drain_and_stop(timeout);
   background_.stop();
+  queue_.hand_over_reclaimer();
+  if (checkpoint_) {
+    sync_data();  // the final positions: after SIGTERM a restart sends nothing twice
+    spdlog::info("data directory {}: positions recorded in {}; {} messages kept for the next start",
+                 cfg_.queue.data_dir, checkpoint_->file(), queue_.tail() - queue_.stats().head);
+  }
   log_stats();
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "background_thread.hpp"
+#include "checkpoint.hpp"
 #include "client_thread.hpp"
 #include "own_addresses.hpp"
 #include "queue.hpp"
@@ -86,6 +87,12 @@ class Relay final : public RelayApi {
   void own_listener(const std::string& bound);
   // After a timed-out add: the client thread may still have applied it.
   void record_if_running(const std::string& address);
+  // With a data dir (background thread; main thread at shutdown): segments written back, every
+  // destination's position recorded, and the reclaimer told what it may free.
+  void sync_data();
+  BackgroundConfig background_config(const Config& cfg);
+  // The position recorded for a start-up destination (nullopt: start at the tail), logged.
+  std::optional<std::uint64_t> resume_position(const std::string& address) const;
   void restore_unless_removing(std::uint64_t id, const std::string& address, const CommandError& e);
 
   Config cfg_;
@@ -105,6 +112,11 @@ class Relay final : public RelayApi {
   std::atomic<int> lookups_{0};  // address lookups in progress (control threads)
   std::chrono::steady_clock::time_point started_;
   Queue queue_;
+  std::unique_ptr<Checkpoint> checkpoint_;  // null without --data-dir
+  // What the positions file said at start-up, by peer; nullopt when there was none usable.
+  std::optional<std::map<std::string, std::uint64_t>> recorded_;
+  // Start-up destinations are in: from then on positions are recorded and segments freed.
+  std::atomic<bool> resumed_{false};
   ClientThread client_;
   BackgroundThread background_;
   ServerThread server_;

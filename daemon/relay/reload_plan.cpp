@@ -30,6 +30,10 @@ void compare_restart_settings(const Config& a, const Config& b, std::vector<std:
   };
   differ(a.queue.max_queue_bytes != b.queue.max_queue_bytes, "queue.max_bytes");
   differ(a.ingest.max_message != b.ingest.max_message, "queue.max_message_size");
+  differ(a.queue.data_dir != b.queue.data_dir, "queue.data_dir");
+  differ(a.queue.max_disk_bytes != b.queue.max_disk_bytes, "queue.max_disk_bytes");
+  differ(a.queue.fsync != b.queue.fsync, "queue.fsync");
+  differ(a.background.sync_interval != b.background.sync_interval, "queue.sync_interval");
   differ(a.ingest.rcvbuf != b.ingest.rcvbuf, "ingest.rcvbuf");
   differ(a.ingest.batch != b.ingest.batch, "ingest.batch");
   differ(a.ingest.coalesce_seconds != b.ingest.coalesce_seconds, "ingest.coalesce_us");
