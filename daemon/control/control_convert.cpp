@@ -69,6 +69,11 @@ void to_proto(const QueueStats& in, pb::Queue& out) {
   out.set_bytes_in_use(in.bytes_in_use);
   out.set_max_queue_bytes(in.max_queue_bytes);
   out.set_evictions(in.evictions);
+  out.set_disk_bytes_in_use(in.disk_bytes_in_use);
+  out.set_max_disk_bytes(in.max_disk_bytes);
+  out.set_sync_errors(in.sync_errors);
+  out.set_recovered_messages(in.recovered_messages);
+  out.set_damaged_messages(in.damaged_messages);
 }
 
 void to_proto(const StatsSnapshot& in, pb::Stats& out) {

@@ -146,6 +146,17 @@ void add_queue(Families& f, const QueueStats& q) {
           static_cast<double>(q.max_queue_bytes));
   f.add("relay_queue_evictions_total", MetricType::Counter,
         "times the queue budget forced its floor up past lagging destinations", {}, static_cast<double>(q.evictions));
+  if (q.max_disk_bytes == 0) return;  // no --data-dir
+  f.gauge("relay_queue_disk_bytes", "bytes of segment files in use (--data-dir)", {},
+          static_cast<double>(q.disk_bytes_in_use));
+  f.gauge("relay_queue_max_disk_bytes", "disk budget of the segment files (--max-disk-bytes)", {},
+          static_cast<double>(q.max_disk_bytes));
+  f.add("relay_queue_sync_errors_total", MetricType::Counter, "write-backs of segment files the disk refused", {},
+        static_cast<double>(q.sync_errors));
+  f.gauge("relay_queue_recovered_messages", "messages found in the data directory at start-up", {},
+          static_cast<double>(q.recovered_messages));
+  f.gauge("relay_queue_damaged_messages", "messages lost at start-up to batches that failed their checksum", {},
+          static_cast<double>(q.damaged_messages));
 }
 
 constexpr std::array kStates{DestinationState::connecting, DestinationState::connected, DestinationState::backing_off,

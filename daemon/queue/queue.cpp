@@ -198,6 +198,8 @@ QueueStats Queue::stats() const noexcept {
     s.disk_bytes_in_use = s.segments_in_use * segment_file::file_bytes(cfg_.segment_bytes);
     s.max_disk_bytes = max_segments_ * segment_file::file_bytes(cfg_.segment_bytes);
     s.sync_errors = sync_errors_.load(std::memory_order_relaxed);
+    s.recovered_messages = recovery_.messages;
+    s.damaged_messages = recovery_.corrupt_messages;
   }
   return s;
 }

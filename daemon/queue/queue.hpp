@@ -54,7 +54,9 @@ struct QueueStats {
   // With a data directory (0 without): segment files in use and their budget.
   std::size_t disk_bytes_in_use = 0;
   std::size_t max_disk_bytes = 0;
-  std::uint64_t sync_errors = 0;  // msync calls that failed (the disk refused a write-back)
+  std::uint64_t sync_errors = 0;         // msync calls that failed (the disk refused a write-back)
+  std::uint64_t recovered_messages = 0;  // found in the data directory at start-up
+  std::uint64_t damaged_messages = 0;    // lost at start-up to batches that failed their checksum
 };
 
 class Cursor;

@@ -33,10 +33,15 @@ std::string destination_line(const DestinationSnapshot& d, const DestinationSnap
 }
 
 std::string queue_line(const QueueStats& q) {
-  return fmt::format(
+  std::string out = fmt::format(
       "stats queue tail={} head={} items={} reclaim_point={} segments_in_use={} bytes_in_use={} max_queue_bytes={} "
       "evictions={}",
       q.tail, q.head, q.items, q.reclaim_point, q.segments_in_use, q.bytes_in_use, q.max_queue_bytes, q.evictions);
+  if (q.max_disk_bytes > 0)  // --data-dir
+    out +=
+        fmt::format(" disk_bytes_in_use={} max_disk_bytes={} sync_errors={} recovered_messages={} damaged_messages={}",
+                    q.disk_bytes_in_use, q.max_disk_bytes, q.sync_errors, q.recovered_messages, q.damaged_messages);
+  return out;
 }
 
 template <typename T, typename Key>

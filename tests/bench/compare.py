@@ -187,6 +187,7 @@ class Ceiling(Setup):
 
 class Relayd(Setup):
     tls = False  # RelaydTls: tls@ destinations, TLS sinks
+    disk = False  # RelaydDisk: the queue in segment files (--data-dir)
 
     def __init__(self, bins, a, ndest, framing):
         fmt = "graphite" if framing == "line" else "seq"
@@ -199,9 +200,22 @@ class Relayd(Setup):
                  f"tcp@127.0.0.1:{port}?framing={framing}" for _, port in sinks]
         self.relay = Proc([bins["relayd"], "udp@127.0.0.1:0", *dests, "--control", "none", "--stats-interval", "0",
                            "--max-queue-bytes", a.queue_bytes, "--drain-timeout", "2",
-                           *(["--udp-gro"] if a.udp_gro else [])], "relayd")
+                           *(["--udp-gro"] if a.udp_gro else []), *self.disk_args(a)], "relayd")
         self.relay.wait_err(r"relayd ready", 15)
         self.port = int(self.relay.wait_err(r"listening on udp@\S+:(\d+)", 1).group(1))
+
+
+    def disk_args(self, a):
+        if not self.disk:
+            return []
+        d = tempfile.mkdtemp(prefix="relay-compare-data-", dir=a.data_root)
+        TMPDIRS.append(d)
+        return ["--data-dir", d, "--max-disk-bytes", "4GiB", "--fsync", a.fsync]
+
+
+class RelaydDisk(Relayd):
+    """relayd with its queue in segment files on disk (--data-dir), written back every second."""
+    disk = True
 
 
 class RelaydTls(Relayd):
@@ -253,6 +267,8 @@ CONFIGS = [
     ("relayd-1-line", "relayd", Relayd, 1, "line", "socat", "relayd-1-line"),
     ("relayd-2-line", "relayd", Relayd, 2, "line", "carbon", "relayd-2-line"),
     # Load points at plain relayd's rates: CPU per message at the same offered rate as plain TCP.
+    ("relayd-1-lp32le-disk", "relayd, --data-dir", RelaydDisk, 1, "lp32le", "relayd-1-lp32le", "relayd-1-lp32le"),
+    ("relayd-2-lp32le-disk", "relayd, --data-dir", RelaydDisk, 2, "lp32le", "relayd-2-lp32le", "relayd-2-lp32le"),
     ("relayd-1-lp32le-tls", "relayd, tls@ destination", RelaydTls, 1, "lp32le", "relayd-1-lp32le",
      "relayd-1-lp32le"),
     ("carbon", "carbon-c-relay", Carbon, 2, "line", None, "relayd-2-line"),
@@ -746,6 +762,10 @@ def parse_args():
     ap.add_argument("--udp-gro", action="store_true",
                     help="relayd with --udp-gro and the ceiling with --gro (GSO trains arrive coalesced); not the "
                          "issue's comparison, which has the kernel receive datagram by datagram")
+    ap.add_argument("--data-root", default="/var/tmp",
+                    help="where the --data-dir configs make their data directory (a disk, not tmpfs)")
+    ap.add_argument("--fsync", default="interval", choices=["never", "interval", "always"],
+                    help="relayd --fsync for the --data-dir configs")
     ap.add_argument("--skip-dead", action="store_true")
     ap.add_argument("--skip-queue-bench", action="store_true")
     a = ap.parse_args()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Smoke test of the benchmark harness (ctest: compare_smoke): a few seconds of compare.py with the
-ceiling and relayd (2 destinations, lp32le, 64 B), checking that it runs end to end, writes its
+ceiling and relayd (2 destinations, lp32le, 64 B; 1 destination with --data-dir), checking that it runs end to end, writes its
 JSON and that relayd moved traffic loss-free at a modest rate. Performance itself is not judged here:
 CI machines are too noisy; docs/PERFORMANCE.md is where figures live.
 
@@ -20,7 +20,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "smoke.json")
-        cmd = [sys.executable, os.path.join(here, "compare.py"), build, "--quick", "--only", "ceiling,relayd-2-lp32le",
+        cmd = [sys.executable, os.path.join(here, "compare.py"), build, "--quick", "--only",
+               "ceiling,relayd-2-lp32le,relayd-1-lp32le-disk",
                "--sizes", "64", "--skip-dead", "--skip-queue-bench", "--json", out]
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
         print(run.stdout[-3000:])
@@ -30,7 +31,7 @@ def main():
             data = json.load(f)
     summary = data["summary"]
     failures = []
-    for key in ("ceiling/64", "relayd-2-lp32le/64"):
+    for key in ("ceiling/64", "relayd-2-lp32le/64", "relayd-1-lp32le-disk/64"):
         row = summary.get(key)
         if row is None:
             failures.append(f"{key}: missing from the summary")
