@@ -192,16 +192,23 @@ void Relay::start() {
   server_.start();
   running_ = true;
   const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool any_resumed = false;
   for (std::size_t i = 0; i < dests.size(); ++i) {
     const auto resume = resume_position(dests[i].str());
     const DestinationSnapshot added = client_.add(dests[i], StartAt::tail, deadline, resume);
     set_origin(added.id, startup_[i].origin);
+    any_resumed = any_resumed || (resume && added.lag_messages > 0);
     if (resume)
       spdlog::info("destination {} (id {}) resumes at message {}: {} recovered messages to deliver", added.address,
                    added.id, added.cursor, added.lag_messages);
     if (startup_[i].origin == Origin::api)
       spdlog::info("destination {} (id {}) restored from the state file", added.address, added.id);
   }
+  if (checkpoint_ && queue_.recovery().messages > 0 && !any_resumed)
+    spdlog::info(
+        "data directory {}: the {} recovered messages lie before every start-up destination's recorded "
+        "position (delivered already, or queued for destinations no longer configured): they are freed",
+        cfg_.queue.data_dir, queue_.recovery().messages);
   // release: pairs with sync_data()'s acquire.
   resumed_.store(true, std::memory_order_release);
   if (dests.empty())
