@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "duration.hpp"
 #include "exit_code.hpp"
+#include "fleet.hpp"
 #include "session.hpp"
 
 namespace {
@@ -37,9 +38,18 @@ std::map<const CLI::App*, Runner> add_commands(CLI::App& app) {
 }
 
 void add_global_options(CLI::App& app, relayctl::GlobalOptions& g) {
-  app.add_option("--server,-s", g.server, "relayd's control address: HOST:PORT, [IPv6]:PORT or unix:/path")
+  app.add_option("--server,-s", g.server,
+                 "relayd's control address: HOST:PORT, [IPv6]:PORT or unix:/path; several, comma-separated, run "
+                 "the command against each of them at once (a fleet)")
       ->envname("RELAYCTL_SERVER")
       ->capture_default_str();
+  const char* fleet = "Fleet (several relays at once, docs/CONTROL.md)";
+  app.add_option("--fleet", g.fleet_file, "file of relays, one control address a line ('#' comments)")
+      ->envname("RELAYCTL_FLEET")
+      ->group(fleet);
+  app.add_flag("--each-address", g.each_address,
+               "run against every address each --server/--fleet name resolves to (DNS names with many records)")
+      ->group(fleet);
   app.add_option("--timeout,-t", g.timeout, "deadline of each call (500ms, 2s, 1m; plain number: seconds)")
       ->check(CLI::Validator([](std::string& s) { return relayctl::duration_error(s); }, "DUR"))
       ->capture_default_str();
@@ -67,10 +77,32 @@ void print_usage_error(std::string what) {
   std::cerr << "relayctl: " << what << " (see relayctl --help)\n";
 }
 
+// "dest add", "stats": the command as typed, for fleet reports.
+std::string command_name(const CLI::App* cmd) {
+  const CLI::App* parent = cmd->get_parent();
+  return parent != nullptr && parent->get_parent() != nullptr ? parent->get_name() + " " + cmd->get_name()
+                                                              : cmd->get_name();
+}
+
+int run_fleet(const CLI::App* cmd, const Runner& runner, const std::vector<std::string>& targets,
+              const relayctl::GlobalOptions& globals) {
+  const std::string name = command_name(cmd);
+  if (name == "stats" && cmd->get_option("--watch")->count() > 0)
+    throw relayctl::CommandError(relayctl::kExitUsage, "stats --watch takes one relay, not a fleet");
+  const auto each = name == "stats" ? relayctl::fleet_stats_runner() : relayctl::fleet_runner(runner);
+  const auto outcomes = relayctl::run_everywhere(targets, globals, each);
+  return relayctl::report_fleet(name, outcomes, globals.json, std::cout, std::cerr);
+}
+
 int run(const std::map<const CLI::App*, Runner>& runners, relayctl::GlobalOptions globals) {
-  relayctl::Session session(std::move(globals), std::cout);
+  const auto targets = relayctl::fleet_targets(globals);
+  const bool fleet = targets.size() != 1 || !globals.fleet_file.empty() || globals.each_address;
   for (const auto& [cmd, runner] : runners) {
-    if (cmd->parsed()) return runner(session);
+    if (!cmd->parsed()) continue;
+    if (fleet) return run_fleet(cmd, runner, targets, globals);
+    globals.server = targets.front();
+    relayctl::Session session(std::move(globals), std::cout);
+    return runner(session);
   }
   return relayctl::kExitUsage;  // unreachable: the CLI requires a command
 }
@@ -101,6 +133,7 @@ int main(int argc, char** argv) {
     print_usage_error(e.what());
     return relayctl::kExitUsage;
   }
+  globals.server_given = app.count("--server") > 0;
   try {
     return run(runners, std::move(globals));
   } catch (const relayctl::CommandError& e) {

@@ -28,6 +28,11 @@ struct GlobalOptions {
   std::string tls_key;          // its private key
   std::string tls_server_name;  // the name to check relayd's certificate against, if not --server's host
   std::string token_file;       // a file whose first line is a bearer token (RELAYCTL_TOKEN_FILE)
+  // A fleet (fleet.hpp): --server may list several targets; --fleet FILE names more;
+  // --each-address expands names into every address they resolve to.
+  std::string fleet_file;
+  bool each_address = false;
+  bool server_given = false;  // --server or RELAYCTL_SERVER was given (not the default)
   bool tls() const noexcept { return !tls_ca.empty() || !tls_cert.empty() || !tls_server_name.empty(); }
 };
 
