@@ -309,8 +309,15 @@ Endpoint parse_endpoint(std::string_view text, bool destination) {
   ep.transport = p.transport;
   ep.port = parse_port(text, p.port);
   ep.host = std::string(p.host);
+  if (!p.options.empty() && !destination && p.transport == Transport::udp) {
+    if (p.options != "reuseport=1" && p.options != "reuseport=0")
+      fail(text, "a udp@ listener takes one option, reuseport=1 (share the port with other relayd)");
+    ep.reuseport = p.options == "reuseport=1";
+    resolve(text, p, ep);
+    return ep;
+  }
   if (!p.options.empty() && !destination && !p.tls)
-    fail(text, "options (\"?...\") are not allowed on a listener (except tls@'s)");
+    fail(text, "options (\"?...\") are not allowed on a listener (except tls@'s and reuseport=1 on udp@)");
   if (p.tls) {
     ep.tls = TlsOptions{};
     ep.delivery = Delivery::at_most_once;
@@ -360,6 +367,7 @@ std::string Endpoint::str() const {
     if (!tls->client_ca.empty()) options.push_back("client_ca=" + tls->client_ca);
     if (!tls->verify) options.push_back("verify=0");
   }
+  if (reuseport) options.push_back("reuseport=1");
   if (!options.empty()) out += fmt::format("?{}", fmt::join(options, "&"));
   return out;
 }

@@ -2,6 +2,9 @@
 //
 // Syntax (the seed's, extended):
 //   udp@HOST:PORT            a UDP listener          (listen side only)
+//   udp@HOST:PORT?reuseport=1  a UDP listener that shares its port with other sockets that ask
+//                            the same (SO_REUSEPORT): several relayd on one host, each with its own
+//                            queue, the kernel spreading senders over them by address and port
 //   tcp@HOST:PORT            a TCP listener (ingest, lp32le frames) or a TCP destination
 //   tcp@HOST:PORT?framing=F  a TCP destination with framing F: lp32le (default), lp32be, line, raw
 //   tcp@HOST:PORT?delivery=D a TCP destination's delivery: at-least-once (default: what the peer's
@@ -81,6 +84,7 @@ struct Endpoint {
   Framing framing = Framing::lp32le;
   Delivery delivery = Delivery::at_least_once;  // tls@: always at_most_once
   std::optional<TlsOptions> tls;                // set for tls@ destinations and listeners (transport is then tcp)
+  bool reuseport = false;                       // udp@ listeners: ?reuseport=1 (SO_REUSEPORT)
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
 

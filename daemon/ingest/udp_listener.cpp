@@ -48,6 +48,9 @@ void UdpListener::open_socket(const IngestConfig& cfg) {
   if (bound_.family() == AF_INET6 && setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
     fail(errno, "IPV6_V6ONLY");
   if (setsockopt(fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) fail(errno, "SO_RXQ_OVFL");
+  // ?reuseport=1: other relayd (same user) may bind the same address; the kernel spreads
+  // datagrams over the sockets by the sender's address and port.
+  if (bound_.reuseport && setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) fail(errno, "SO_REUSEPORT");
   set_rcvbuf(cfg.rcvbuf);
   gro_ = cfg.udp_gro && enable_gro();
   if (bind(fd_, reinterpret_cast<const sockaddr*>(&bound_.addr), bound_.addr_len) != 0) fail(errno);

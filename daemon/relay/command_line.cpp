@@ -163,7 +163,7 @@ void add_data_options(CLI::App& app, RawOptions& raw, Config& cfg) {
 
 void add_options(CLI::App& app, RawOptions& raw, Config& cfg) {
   app.add_option("LISTEN", raw.listen,
-                 "Where messages come in: udp@HOST:PORT, tcp@HOST:PORT (lp32le frames) or "
+                 "Where messages come in: udp@HOST:PORT[?reuseport=1], tcp@HOST:PORT (lp32le frames) or "
                  "tls@HOST:PORT?cert=PEM&key=PEM[&client_ca=PEM] (lp32le frames inside TLS)")
       ->capture_default_str();
   app.add_option("DEST", raw.destinations,

@@ -10,9 +10,11 @@
 #include <memory>
 #include <sstream>
 
+#include "payload.hpp"
 #include "relay/v1/relay.pb.h"
 #include "relayctl_runner.hpp"
 #include "relayd_process.hpp"
+#include "sockets.hpp"
 #include "tcp_sink.hpp"
 #include "temp_dir.hpp"
 #include "timeouts.hpp"
@@ -156,6 +158,49 @@ TEST_F(FleetTest, WatchTakesOneRelay) {
   const RunResult r = ctl({"--server", servers(), "stats", "--watch"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_NE(r.err.find("takes one relay"), std::string::npos) << r.err;
+}
+
+// Several relayd on one host share a UDP port (?reuseport=1), each with its own queue: the kernel
+// spreads senders over them, and the fleet's total counts every message once.
+TEST(ReuseportFleetTest, TwoRelaydShareAUdpPortAndTheFleetTotalCountsEveryMessage) {
+  const std::string listen = "udp@127.0.0.1:" + std::to_string(reserve_port()) + "?reuseport=1";
+  TcpSink sinks[2];
+  std::unique_ptr<RelaydProcess> relayd[2];
+  std::string controls;
+  for (int i = 0; i < 2; ++i) {
+    relayd[i] = std::make_unique<RelaydProcess>(
+        std::vector<std::string>{"--control", "127.0.0.1:0", "--stats-interval", "0", listen,
+                                 "tcp@127.0.0.1:" + std::to_string(sinks[i].port())});
+    ASSERT_TRUE(relayd[i]->wait_ready());
+    controls += (i == 0 ? "" : ",") + ("127.0.0.1:" + std::to_string(control_port(*relayd[i])));
+  }
+  // Without the option the port is taken, as always.
+  const std::string plain = listen.substr(0, listen.find('?'));
+  const RunResult taken = RelaydProcess::run_to_completion({"--control", "none", plain});
+  EXPECT_EQ(taken.exit_code, 1) << taken.out << taken.err;
+  EXPECT_NE((taken.out + taken.err).find("Address already in use"), std::string::npos) << taken.out << taken.err;
+
+  // 32 senders, each from its own port: the kernel's hash of the sender picks the relayd.
+  constexpr std::size_t kSenders = 32, kEach = 50;
+  const auto delivered = [&] { return sinks[0].count() + sinks[1].count(); };
+  for (std::size_t s = 0; s < kSenders; ++s) {
+    UdpSender sender(relayd[0]->udp_port());
+    for (std::size_t i = 0; i < kEach; ++i) sender.send(make_payload(s * kEach + i, 100));
+    ASSERT_TRUE(wait_until([&] { return delivered() == (s + 1) * kEach; }, 10s)) << delivered();
+  }
+  EXPECT_GT(sinks[0].count(), 0u) << "the kernel gave every sender to one relayd";
+  EXPECT_GT(sinks[1].count(), 0u) << "the kernel gave every sender to one relayd";
+
+  RunResult r;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        r = RelayctlRunner(RELAYCTL_PATH, "").run_raw({"--server", controls, "stats"});
+        const auto total = row(r.out, "TOTAL");
+        return r.exit_code == 0 && total.size() >= 3 && total[1] == std::to_string(kSenders * kEach) &&
+               total[2] == total[1];
+      },
+      10s))
+      << describe(r);
 }
 
 }  // namespace

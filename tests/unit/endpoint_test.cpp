@@ -335,7 +335,22 @@ TEST(TlsListenerEndpoint, BadOptionsAreRefusedNamingThem) {
   EXPECT_THAT(error_of("tls@127.0.0.1:1?cert=/c&key=/k&colour=blue", false),
               HasSubstr("unknown option \"colour=blue\" (expected cert=/PATH, key=/PATH or client_ca=/PATH)"));
   EXPECT_THAT(error_of("tcp@127.0.0.1:1?cert=/c&key=/k", false), HasSubstr("not allowed on a listener"));
-  EXPECT_THAT(error_of("udp@127.0.0.1:1?cert=/c&key=/k", false), HasSubstr("not allowed on a listener"));
+  EXPECT_THAT(error_of("udp@127.0.0.1:1?cert=/c&key=/k", false), HasSubstr("takes one option, reuseport=1"));
+}
+
+// Issue #13: several relayd share one UDP port (SO_REUSEPORT).
+TEST(UdpListenerEndpoint, ReuseportIsTheOneOptionAndKeptInTheCanonicalText) {
+  const Endpoint ep = parse_endpoint("udp@127.0.0.1:2008?reuseport=1", false);
+  EXPECT_TRUE(ep.reuseport);
+  EXPECT_EQ(ep.str(), "udp@127.0.0.1:2008?reuseport=1");
+  EXPECT_EQ(parse_endpoint(ep.str(), false).str(), ep.str());
+  EXPECT_FALSE(parse_endpoint("udp@127.0.0.1:2008?reuseport=0", false).reuseport);
+  EXPECT_EQ(parse_endpoint("udp@127.0.0.1:2008?reuseport=0", false).str(), "udp@127.0.0.1:2008");
+  EXPECT_FALSE(parse_endpoint("udp@127.0.0.1:2008", false).reuseport);
+  EXPECT_THAT(error_of("udp@127.0.0.1:1?reuseport=2", false), HasSubstr("takes one option, reuseport=1"));
+  EXPECT_THAT(error_of("udp@127.0.0.1:1?reuseport=1&reuseport=1", false), HasSubstr("takes one option"));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?reuseport=1", false), HasSubstr("not allowed on a listener"));
+  EXPECT_THAT(error_of("tcp@127.0.0.1:1?reuseport=1"), HasSubstr("unknown option"));
 }
 
 TEST(Framing, NamesRoundTrip) {
