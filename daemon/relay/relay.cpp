@@ -118,12 +118,14 @@ void Relay::sync_data() {
   queue_.evict_cold();
 }
 
-std::optional<std::uint64_t> Relay::resume_position(const std::string& address) const {
+std::optional<std::uint64_t> Relay::resume_position(const std::string& address, Origin origin) const {
   if (!checkpoint_) return std::nullopt;
   const RecoveryReport& r = queue_.recovery();
   if (!recorded_) return r.head;  // no usable positions file: every recovered message again
   const auto it = recorded_->find(peer_key(address));
-  if (it == recorded_->end()) return std::nullopt;  // new since the last run: from now on
+  // Not recorded: new in the configuration since the last run (from now on), or added through
+  // the API shortly before relayd stopped (every recovered message: duplicates rather than loss).
+  if (it == recorded_->end()) return origin == Origin::api ? std::optional<std::uint64_t>(r.head) : std::nullopt;
   if (it->second < r.head)
     spdlog::warn(
         "destination {}: recorded at message {}, but the data directory holds messages from {} on: {} "
@@ -194,7 +196,7 @@ void Relay::start() {
   const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   bool any_resumed = false;
   for (std::size_t i = 0; i < dests.size(); ++i) {
-    const auto resume = resume_position(dests[i].str());
+    const auto resume = resume_position(dests[i].str(), startup_[i].origin);
     const DestinationSnapshot added = client_.add(dests[i], StartAt::tail, deadline, resume);
     set_origin(added.id, startup_[i].origin);
     any_resumed = any_resumed || (resume && added.lag_messages > 0);

@@ -91,8 +91,9 @@ class Relay final : public RelayApi {
   // destination's position recorded, and the reclaimer told what it may free.
   void sync_data();
   BackgroundConfig background_config(const Config& cfg);
-  // The position recorded for a start-up destination (nullopt: start at the tail), logged.
-  std::optional<std::uint64_t> resume_position(const std::string& address) const;
+  // Where a start-up destination resumes (nullopt: at the tail): its recorded position, or the
+  // oldest recovered message when it came from the API but was not recorded yet.
+  std::optional<std::uint64_t> resume_position(const std::string& address, Origin origin) const;
   void restore_unless_removing(std::uint64_t id, const std::string& address, const CommandError& e);
 
   Config cfg_;

@@ -19,6 +19,8 @@
 #include "relay/v1/relay.pb.h"
 #include "relayctl_runner.hpp"
 #include "relayd_process.hpp"
+#include "sequence_check.hpp"
+#include "sockets.hpp"
 #include "tcp_sink.hpp"
 #include "timeouts.hpp"
 #include "udp_sender.hpp"
@@ -132,6 +134,36 @@ TEST_F(StateE2eTest, AddedDestinationComesBackAfterSigkill) {
   EXPECT_TRUE(relayd_->wait_for_line("restored from the state file", 5s));
   expect_delivery(added, 200);
   expect_delivery(configured, 50);
+}
+
+// With --data-dir too (issue #12): a destination added through the API, down while messages
+// arrive, gets every one of them after relayd is SIGKILLed and restarted, although its position
+// was never recorded (the positions file is from the run before, which did not have it).
+TEST_F(StateE2eTest, AnAddedDestinationKeepsItsBacklogAcrossSigkill) {
+  TcpSink live;
+  TcpSink::Options down;
+  down.port = reserve_port();
+  down.start = false;
+  TcpSink late(down);
+  const std::string data = root_ + "/data";
+  start({sink_address(live)}, {"--data-dir", data});
+  relayd_->signal(SIGTERM);  // records the positions: the live destination's only
+  ASSERT_EQ(relayd_->wait_exit(20s), 0);
+  ASSERT_TRUE(fs::exists(data + "/positions"));
+
+  // No position is recorded during this run (the first sync would come in an hour).
+  start({sink_address(live)}, {"--data-dir", data, "--sync-interval", "3600"});
+  ASSERT_EQ(ctl({"dest", "add", sink_address(late)}).exit_code, 0);
+  constexpr std::size_t kN = 5000;
+  UdpSender sender(relayd_->udp_port());
+  ASSERT_TRUE(sender.send_paced(make_payloads(0, kN, 100), [&] { return live.count(); }));
+  ASSERT_TRUE(live.wait_for_count(kN, 10s));
+  kill_relayd();
+
+  late.start();
+  start({sink_address(live)}, {"--data-dir", data});
+  ASSERT_TRUE(late.wait_for_count(kN, 20s)) << late.count();
+  EXPECT_TRUE(is_whole_stream(late.messages(), kN));
 }
 
 TEST_F(StateE2eTest, RemovedConfigDestinationStaysRemoved) {
