@@ -42,7 +42,10 @@ std::uint32_t build(Segment& seg, Input& in, Committed& done) {
     for (int i = 0; i < (batch & 7) + 1; ++i) {
       std::uint8_t len = 0;
       if (!in.take(len)) break;
-      if (done.bytes + 4 + len + sf::kEntryBytes * (entries + 1) > kCapacity) return entries;
+      if (done.bytes + 4 + len + sf::kEntryBytes * (entries + 1) > kCapacity) {
+        done = from;  // full: the producer seals the segment; this batch goes to the next one
+        return entries;
+      }
       std::byte* at = seg.data + done.bytes;
       at[0] = std::byte{len};
       at[1] = at[2] = at[3] = std::byte{0};
