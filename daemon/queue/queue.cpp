@@ -253,7 +253,10 @@ ReclaimResult Queue::reclaim() {
   const std::size_t before = segments_in_use();
   pool_.plan_pass();
   free_segments(std::min(k1, k2));
-  if (store_) evict_newly_cold();
+  if (store_) {
+    evict_newly_cold();
+    prefetch_slowest();
+  }
   r.segments_freed = before - segments_in_use();
   r.reclaim_point = r1;
   // relaxed: statistics.
@@ -300,15 +303,31 @@ void Queue::evict_segments(bool again) {
   const std::size_t linked = segments_in_use();
   if (linked <= resident_segments_) return;
   std::size_t cold = linked - resident_segments_;
+  // The slowest reader's two segments stay: prefetch_slowest() brought them in on purpose.
+  // relaxed: head_seg_ is written by this thread only; acquire: pairs with the producer's link.
+  const Segment* head = head_seg_.load(std::memory_order_relaxed);
+  const Segment* after_head = head->next.load(std::memory_order_acquire);
   Segment* s = oldest_;
   for (; cold > 0; --cold) {
     // acquire: pairs with the producer's link; a segment with a successor is written no more.
     Segment* n = s->next.load(std::memory_order_acquire);
     if (n == nullptr) break;
-    if (again || s->first_id >= evicted_below_) segment_file::evict(*s);
+    const bool reading = s == head || s == after_head;
+    if (!reading && (again || s->first_id >= evicted_below_)) segment_file::evict(*s);
     s = n;
   }
   evicted_below_ = std::max(evicted_below_, s->first_id);
+}
+
+// A destination far behind reads segments that left memory: the one the slowest reader stands
+// in and the next are read ahead (MADV_WILLNEED), so the client thread finds their pages in the
+// page cache rather than waiting on the disk for each one while the other destinations wait too.
+void Queue::prefetch_slowest() {
+  if (segments_in_use() <= resident_segments_) return;  // every segment is in memory anyway
+  // relaxed: head_seg_ is written by this thread only; acquire: pairs with the producer's link.
+  const Segment* head = head_seg_.load(std::memory_order_relaxed);
+  segment_file::prefetch(*head);
+  if (const Segment* n = head->next.load(std::memory_order_acquire)) segment_file::prefetch(*n);
 }
 
 // Recycles segments from the oldest while every cursor has moved past all their messages.

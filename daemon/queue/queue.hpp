@@ -138,6 +138,7 @@ class Queue {
   void resume(Recovery recovered);
   void evict_segments(bool again);
   void evict_newly_cold() { evict_segments(false); }
+  void prefetch_slowest();
   void commit_to_file() noexcept;
 
   const QueueConfig cfg_;

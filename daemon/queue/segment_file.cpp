@@ -200,4 +200,6 @@ int sync(const Segment& seg) noexcept { return ::msync(seg.file, file_bytes(seg.
 
 void evict(const Segment& seg) noexcept { ::madvise(seg.file, file_bytes(seg.capacity), MADV_DONTNEED); }
 
+void prefetch(const Segment& seg) noexcept { ::madvise(seg.file, file_bytes(seg.capacity), MADV_WILLNEED); }
+
 }  // namespace relay::segment_file

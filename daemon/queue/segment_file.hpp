@@ -67,5 +67,8 @@ int sync(const Segment& seg) noexcept;
 // Drops the mapping's pages from relayd's memory; the page cache keeps them (and writes back
 // those that are dirty), so a later read faults them in again from there or from the disk.
 void evict(const Segment& seg) noexcept;
+// Asks the kernel to read the segment's pages into the page cache now (MADV_WILLNEED), without
+// waiting for them.
+void prefetch(const Segment& seg) noexcept;
 
 }  // namespace relay::segment_file

@@ -93,6 +93,9 @@ def main():
     ap.add_argument("--max-disk-bytes", default="1GiB")
     ap.add_argument("--fsync", default="interval", choices=["never", "interval", "always"])
     ap.add_argument("--data-root", default="/var/tmp", help="where the data directory is made (a disk, not tmpfs)")
+    ap.add_argument("--drop-caches", action="store_true",
+                    help="before the replay, write back and drop the page cache (root): the backlog is read from "
+                         "the disk, not from memory")
     a = ap.parse_args()
     bins = {n: os.path.join(a.build_dir, p) for n, p in
             [("relayd", "daemon/relayd"), ("gen", "tests/bench/relay_gen"), ("sink", "tests/bench/relay_sink")]}
@@ -133,6 +136,11 @@ def main():
         q = relayd.last_stats("queue")
         received = int(q.get("tail", 0)) - int(q.get("recovered_messages", 0))
         disk_used = int(q.get("disk_bytes_in_use", 0))
+        if a.drop_caches:
+            os.sync()
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("3\n")
+            print(f"page cache dropped; relayd RSS now {rss_bytes(relayd.p.pid) / 2**20:.1f} MiB", flush=True)
         replay_start = time.monotonic()
         late = subprocess.Popen([bins["sink"], "--port", str(late_port), "--expect", str(received), "--idle-exit", "30"],
                                 stdout=subprocess.PIPE, text=True)
