@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache pkg-config git clang-format-14 clang-14 libclang-rt-14-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libev-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev libtomlplusplus-dev prometheus-cpp-dev
+  libev-dev libxxhash-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev libtomlplusplus-dev prometheus-cpp-dev
   prometheus
   libsystemd-dev help2man dpkg-dev systemd
   libgtest-dev libgmock-dev libbenchmark-dev
