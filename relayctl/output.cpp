@@ -169,6 +169,19 @@ void print_listener_table(std::ostream& out, const pb::Stats& s, const StatsRate
   t.print(out);
 }
 
+// With --data-dir (max_disk_bytes > 0) the queue's files get a second table below the first.
+void print_disk_table(std::ostream& out, const pb::Queue& q) {
+  std::vector<Column> c;
+  for (const char* name :
+       {"disk_bytes_in_use", "max_disk_bytes", "sync_errors", "recovered_messages", "damaged_messages"}) {
+    c.push_back({column_title(name), Align::right});
+  }
+  Table t(std::move(c));
+  t.add_row({bytes(q.disk_bytes_in_use()), bytes(q.max_disk_bytes()), count(q.sync_errors()),
+             count(q.recovered_messages()), count(q.damaged_messages())});
+  t.print(out);
+}
+
 void print_queue_table(std::ostream& out, const pb::Queue& q) {
   std::vector<Column> c;
   for (const char* name :
@@ -179,6 +192,7 @@ void print_queue_table(std::ostream& out, const pb::Queue& q) {
   t.add_row({count(q.tail()), count(q.head()), count(q.reclaim_point()), count(q.segments_in_use()),
              bytes(q.bytes_in_use()), bytes(q.max_queue_bytes()), count(q.evictions())});
   t.print(out);
+  if (q.max_disk_bytes() > 0) print_disk_table(out, q);
 }
 
 }  // namespace

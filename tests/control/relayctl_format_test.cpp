@@ -199,6 +199,23 @@ TEST(Output, TablesHaveAColumnPerCounter) {
   EXPECT_TRUE(list.str().starts_with("ID  ADDRESS")) << list.str();
 }
 
+TEST(Output, TheDataDirectoryGetsItsOwnTableOnlyWhenThereIsOne) {
+  pb::Stats s;
+  std::ostringstream without;
+  print_stats(without, s);
+  EXPECT_EQ(without.str().find("MAX_DISK_BYTES"), std::string::npos) << without.str();
+  s.mutable_queue()->set_max_disk_bytes(1u << 30);
+  s.mutable_queue()->set_disk_bytes_in_use(3u << 20);
+  s.mutable_queue()->set_recovered_messages(1234);
+  s.mutable_queue()->set_damaged_messages(7);
+  std::ostringstream with;
+  print_stats(with, s);
+  EXPECT_TRUE(std::regex_search(
+      with.str(), std::regex("DISK_BYTES_IN_USE +MAX_DISK_BYTES +SYNC_ERRORS +RECOVERED_MESSAGES +DAMAGED_MESSAGES\n"
+                             " +3\\.0 MiB +1\\.0 GiB +0 +1234 +7\n")))
+      << with.str();
+}
+
 TEST(Output, QueueAndInfoSayMaxQueueBytes) {
   pb::Stats s = snapshot(100, 1000, 900);
   s.mutable_queue()->set_max_queue_bytes(256u << 20);
