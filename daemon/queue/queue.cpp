@@ -55,7 +55,9 @@ Queue::Queue(QueueConfig cfg)
 }
 
 // The queue as start-up finds it: the recovered segments (none without a data dir), then a
-// fresh segment for the producer at the recovered tail.
+// fresh segment for the producer at the recovered tail. Called from the constructor only, so
+// every atomic store below is relaxed: no other thread exists yet, and starting one publishes
+// all of it.
 void Queue::resume(Recovery recovered) {
   recovery_ = recovered.report;
   Segment* oldest = recovered.chain.empty() ? nullptr : recovered.chain.front().get();
