@@ -9,5 +9,7 @@ presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release)
 for preset in "${presets[@]}"; do
   echo "=== ${preset}: configure, build, test ==="
+  started=$SECONDS
   cmake --workflow --preset "${preset}"
+  echo "=== ${preset}: done in $((SECONDS - started)) s ==="
 done
