@@ -72,6 +72,68 @@ std::size_t newest_run_start(const std::vector<Found>& found) {
   return start;
 }
 
+// One file: mapped, its header and batches checked, a damaged tail cut (and counted). nullopt
+// when it cannot be mapped (left alone); throws when it was made for another segment size.
+std::optional<Found> check_file(const std::string& dir, const std::string& path, std::size_t capacity,
+                                RecoveryReport& r) {
+  auto seg = std::make_unique<Segment>();
+  std::string error;
+  if (!segment_file::open(path, *seg, error)) {
+    r.problems.push_back(fmt::format("{}: {}; left as it is", path, error));
+    return std::nullopt;
+  }
+  ++r.files;
+  if (seg->capacity != capacity) {
+    segment_file::unmap(*seg);
+    throw std::runtime_error(fmt::format(
+        "data directory {}: {} holds segments of {} bytes, but --max-message-size now needs {}: start with the "
+        "old --max-message-size until the queue is delivered, or move the directory away",
+        dir, path, seg->capacity, capacity));
+  }
+  segment_file::Contents contents = segment_file::read(*seg);
+  Found f{std::move(seg), std::move(contents)};
+  if (!f.contents.problem.empty() && f.contents.valid_header) {
+    r.problems.push_back(fmt::format("{}: {}: {} messages lost; the segment is cut after its {} good ones", path,
+                                     f.contents.problem, f.contents.torn_messages, f.contents.good.count));
+    r.corrupt_messages += f.contents.torn_messages;
+    segment_file::truncate(*f.seg, f.contents.good_entries);
+    ++r.truncated_segments;
+  } else if (!f.contents.valid_header && f.contents.problem != "no segment header") {
+    r.problems.push_back(fmt::format("{}: {}; reused", path, f.contents.problem));
+  }
+  return f;
+}
+
+// The queue resumes with the newest run of contiguous ids (at most the budget less the segment to
+// write into), linked in order; the older segments become spares.
+void take_newest_run(std::vector<Found>& found, std::size_t max_segments, Recovery& out) {
+  if (found.empty()) return;
+  RecoveryReport& r = out.report;
+  std::sort(found.begin(), found.end(),
+            [](const Found& a, const Found& b) { return a.contents.first_id < b.contents.first_id; });
+  std::size_t start = newest_run_start(found);
+  if (found.size() - start > max_segments - 1) start = found.size() - (max_segments - 1);
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    auto& f = found[i];
+    if (i < start) {  // before a gap: delivered long ago, or cut off by a lost segment (see resume)
+      r.discarded_messages += f.contents.good.count;
+      out.spare.push_back(std::move(f.seg));
+      continue;
+    }
+    f.seg->first_id = f.contents.first_id;
+    // relaxed (this and the links below): start-up, no other thread yet.
+    f.seg->committed.store(f.contents.good.pack(), std::memory_order_relaxed);
+    out.chain.push_back(std::move(f.seg));
+  }
+  for (std::size_t i = 0; i + 1 < out.chain.size(); ++i)
+    out.chain[i]->next.store(out.chain[i + 1].get(), std::memory_order_relaxed);
+  r.segments = out.chain.size();
+  r.head = out.chain.front()->first_id;
+  const auto last = Committed::unpack(out.chain.back()->committed.load(std::memory_order_relaxed));
+  r.tail = out.chain.back()->first_id + last.count;
+  r.messages = r.tail - r.head;
+}
+
 }  // namespace
 
 SegmentStore::SegmentStore(std::string dir, std::size_t capacity) : dir_(std::move(dir)), capacity_(capacity) {
@@ -97,67 +159,17 @@ std::string SegmentStore::path_of(std::size_t index) const {
 
 Recovery SegmentStore::recover(std::size_t max_segments) {
   Recovery out;
-  RecoveryReport& r = out.report;
   std::vector<Found> found;
   for (const std::size_t index : segment_files(dir_)) {
     next_index_ = std::max(next_index_, index + 1);
-    auto seg = std::make_unique<Segment>();
-    std::string error;
-    const std::string path = path_of(index);
-    if (!segment_file::open(path, *seg, error)) {
-      r.problems.push_back(fmt::format("{}: {}; left as it is", path, error));
-      continue;
-    }
-    ++r.files;
-    if (seg->capacity != capacity_) {
-      segment_file::unmap(*seg);
-      throw std::runtime_error(fmt::format(
-          "data directory {}: {} holds segments of {} bytes, but --max-message-size now needs {}: start with the "
-          "old --max-message-size until the queue is delivered, or move the directory away",
-          dir_, path, seg->capacity, capacity_));
-    }
-    Found f{std::move(seg), {}};
-    f.contents = segment_file::read(*f.seg);
-    if (!f.contents.problem.empty() && f.contents.valid_header) {
-      r.problems.push_back(fmt::format("{}: {}: {} messages lost; the segment is cut after its {} good ones", path,
-                                       f.contents.problem, f.contents.torn_messages, f.contents.good.count));
-      r.corrupt_messages += f.contents.torn_messages;
-      segment_file::truncate(*f.seg, f.contents.good_entries);
-      ++r.truncated_segments;
-    } else if (!f.contents.valid_header && f.contents.problem != "no segment header") {
-      r.problems.push_back(fmt::format("{}: {}; reused", path, f.contents.problem));
-    }
-    if (f.contents.valid_header && f.contents.good.count > 0)
-      found.push_back(std::move(f));
+    auto f = check_file(dir_, path_of(index), capacity_, out.report);
+    if (!f) continue;
+    if (f->contents.valid_header && f->contents.good.count > 0)
+      found.push_back(std::move(*f));
     else
-      out.spare.push_back(std::move(f.seg));
+      out.spare.push_back(std::move(f->seg));
   }
-  if (found.empty()) return out;
-  std::sort(found.begin(), found.end(),
-            [](const Found& a, const Found& b) { return a.contents.first_id < b.contents.first_id; });
-  std::size_t start = newest_run_start(found);
-  // One segment more is needed to write into: the oldest ones go when the budget is smaller.
-  if (found.size() - start > max_segments - 1) start = found.size() - (max_segments - 1);
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    auto& f = found[i];
-    if (i < start) {  // before a gap: delivered long ago, or cut off by a lost segment (see resume)
-      r.discarded_messages += f.contents.good.count;
-      out.spare.push_back(std::move(f.seg));
-      continue;
-    }
-    f.seg->first_id = f.contents.first_id;
-    // relaxed: start-up, no other thread yet.
-    f.seg->committed.store(f.contents.good.pack(), std::memory_order_relaxed);
-    out.chain.push_back(std::move(f.seg));
-  }
-  for (std::size_t i = 0; i + 1 < out.chain.size(); ++i)
-    out.chain[i]->next.store(out.chain[i + 1].get(), std::memory_order_relaxed);  // relaxed: as above
-  r.segments = out.chain.size();
-  r.head = out.chain.front()->first_id;
-  const auto last =
-      Committed::unpack(out.chain.back()->committed.load(std::memory_order_relaxed));  // relaxed: as above
-  r.tail = out.chain.back()->first_id + last.count;
-  r.messages = r.tail - r.head;
+  take_newest_run(found, max_segments, out);
   return out;
 }
 
