@@ -236,12 +236,18 @@ void ClientThread::finish_removal(const Drains::Entry& e, Destination* dest, Dra
   }
   // One tail for the count and the final snapshot, so its lag is what was counted as removed.
   const std::uint64_t tail = queue_.tail();
-  dest->settle_unacked();
+  // Stopping with the queue on disk: what is left stays queued (its position is recorded and the
+  // next start resumes there), so it is neither settled as sent nor counted as removed.
+  const bool kept = shutting_down_ && queue_.durable();
+  if (!kept) dest->settle_unacked();
   const std::uint64_t left = dest->unsent(tail);
-  dest->shared()->counters.dropped_removed.add(left);
+  if (!kept) dest->shared()->counters.dropped_removed.add(left);
   dest->refresh_gauges();
   const DestinationSnapshot last = snapshot_of(*dest->shared(), tail, steady_ns());
-  if (left > 0 || how == Drains::Finish::timed_out)
+  if (kept && left > 0)
+    spdlog::info("destination {} stopped with {} messages unsent: kept in the data directory for the next start",
+                 last.address, left);
+  else if (left > 0 || how == Drains::Finish::timed_out)
     spdlog::warn("destination {} removed with {} messages unsent{}", last.address, left,
                  how == Drains::Finish::timed_out   ? " (drain timed out)"
                  : how == Drains::Finish::immediate ? " (removed at once)"

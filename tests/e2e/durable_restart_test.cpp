@@ -155,6 +155,12 @@ TEST_F(DurableRestartTest, TerminatedRelaydSendsNothingTwice) {
   send(0, kN);
   relayd->signal(SIGTERM);
   ASSERT_EQ(relayd->wait_exit(20s), 0);
+  // What the down destination did not get is kept for the next start, not counted as removed.
+  const auto stopped = relayd->stats().destination(late_.port());
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->u("dropped_removed"), 0u);
+  EXPECT_EQ(stopped->u("lag_messages"), kN) << "still queued, on disk";
+  EXPECT_TRUE(relayd->wait_for_line("kept in the data directory for the next start", 1s));
 
   late_.start();
   relayd = start();
