@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -16,6 +15,7 @@
 #include <stdexcept>
 
 #include "clock.hpp"
+#include "private_directory.hpp"
 #include "segment_file.hpp"
 
 namespace relay {
@@ -26,15 +26,6 @@ constexpr const char* kPrefix = "seg-";
 constexpr const char* kSuffix = ".dat";
 
 std::string reason() { return std::strerror(errno); }
-
-void make_directory(const std::string& dir) {
-  for (std::size_t at = dir.find('/', 1);; at = dir.find('/', at + 1)) {
-    const std::string part = dir.substr(0, at);
-    if (!part.empty() && ::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
-      throw std::runtime_error(fmt::format("data directory {}: cannot create {}: {}", dir, part, reason()));
-    if (at == std::string::npos) break;
-  }
-}
 
 // seg-00000042.dat -> 42; anything else is not ours.
 std::optional<std::size_t> file_index(std::string_view name) {
@@ -137,7 +128,8 @@ void take_newest_run(std::vector<Found>& found, std::size_t max_segments, Recove
 }  // namespace
 
 SegmentStore::SegmentStore(std::string dir, std::size_t capacity) : dir_(std::move(dir)), capacity_(capacity) {
-  make_directory(dir_);
+  if (const std::string why = make_private_directory(dir_); !why.empty())
+    throw std::runtime_error(fmt::format("data directory {}: {}", dir_, why));
   const std::string lock = dir_ + "/lock";
   lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0)
@@ -182,14 +174,11 @@ std::unique_ptr<Segment> SegmentStore::create() {
     return seg;
   }
   ::unlink(path.c_str());
-  const std::int64_t now = steady_ns();
-  if (last_error_log_ns_ == 0 || now - last_error_log_ns_ > 60'000'000'000) {
+  if (error_log_.allow(steady_ns()))
     spdlog::error(
         "data directory {}: cannot make segment file {}: {}; messages are dropped (dropped_queue_full) "
         "until a segment is free",
         dir_, path, error);
-    last_error_log_ns_ = now;
-  }
   return nullptr;
 }
 

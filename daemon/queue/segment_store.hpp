@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "log_limiter.hpp"
 #include "segment.hpp"
 
 namespace relay {
@@ -68,7 +69,7 @@ class SegmentStore {
   std::size_t capacity_;
   std::size_t next_index_ = 0;  // the next new file's number
   int lock_fd_ = -1;
-  std::int64_t last_error_log_ns_ = 0;
+  LogLimiter error_log_{60'000'000'000};  // a failing disk: one line a minute
 };
 
 }  // namespace relay

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "clock.hpp"
+#include "file_replace.hpp"
 #include "runtime_state.hpp"
 #include "state_format.hpp"
 
@@ -37,16 +38,6 @@ bool read_file(const std::string& path, std::string& out, std::string& why) {
   if (n < 0) why = reason();
   ::close(fd);
   return n == 0;
-}
-
-bool write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 }  // namespace
@@ -106,32 +97,14 @@ std::optional<std::map<std::string, std::uint64_t>> Checkpoint::load() const {
 bool Checkpoint::save(const std::vector<RecordedPosition>& positions) {
   std::string text = format_positions(positions);
   if (text == last_) return true;
-  if (!write(text)) {
-    const std::int64_t now = steady_ns();
-    if (last_error_log_ns_ == 0 || now - last_error_log_ns_ > 60'000'000'000) {
+  if (const auto failed = replace_file(dir_, file_, temp_, text, fsync_ != Fsync::never)) {
+    if (error_log_.allow(steady_ns()))
       spdlog::error("data directory: cannot record positions in {}: {}; the queue keeps every segment until it can",
-                    file_, reason());
-      last_error_log_ns_ = now;
-    }
-    ::unlink(temp_.c_str());
+                    file_, std::strerror(failed->error));
     return false;
   }
   last_ = std::move(text);
   return true;
-}
-
-// The old file or the new one, never a torn one: rename is atomic; with fsync it is also durable.
-bool Checkpoint::write(const std::string& text) {
-  const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = write_all(fd, text) && (fsync_ == Fsync::never || ::fsync(fd) == 0);
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(temp_.c_str(), file_.c_str()) != 0) return false;
-  if (fsync_ == Fsync::never) return true;
-  const int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  ok = dir >= 0 && ::fsync(dir) == 0;
-  if (dir >= 0) ::close(dir);
-  return ok;
 }
 
 }  // namespace relay

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "log_limiter.hpp"
 #include "queue_config.hpp"
 
 namespace relay {
@@ -44,12 +45,10 @@ class Checkpoint {
   const std::string& file() const noexcept { return file_; }
 
  private:
-  bool write(const std::string& text);
-
   std::string dir_, file_, temp_;
   Fsync fsync_;
-  std::string last_;  // text of the last file written
-  std::int64_t last_error_log_ns_ = 0;
+  std::string last_;                      // text of the last file written
+  LogLimiter error_log_{60'000'000'000};  // an unwritable file: one line a minute
 };
 
 // The text of a positions file, and back (nullopt, with `why`, for anything but a whole file).

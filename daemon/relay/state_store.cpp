@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -12,6 +11,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "file_replace.hpp"
+#include "private_directory.hpp"
 #include "state_error.hpp"
 #include "state_format.hpp"
 
@@ -32,28 +33,6 @@ struct Fd {
   Fd& operator=(const Fd&) = delete;
 };
 
-// mkdir -p with 0700 for every directory it makes: the state says where messages go.
-void make_directory(const std::string& dir) {
-  for (std::size_t at = dir.find('/', 1);; at = dir.find('/', at + 1)) {
-    const std::string part = dir.substr(0, at);
-    if (!part.empty() && ::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
-      throw StateError(fmt::format("state directory {}: cannot create {}: {}", dir, part, reason()));
-    if (at == std::string::npos) break;
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) throw StateError(fmt::format("state directory {}: {}", dir, reason()));
-  if (!S_ISDIR(st.st_mode)) throw StateError(fmt::format("state directory {}: not a directory", dir));
-}
-
-void write_all(int fd, std::string_view bytes, const std::string& path) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw StateError(fmt::format("state file {}: cannot write: {}", path, reason()));
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
 std::string read_all(int fd, const std::string& path) {
   std::string out;
   char buf[8192];
@@ -70,7 +49,8 @@ std::string read_all(int fd, const std::string& path) {
 
 StateStore::StateStore(std::string dir)
     : dir_(std::move(dir)), file_(dir_ + "/" + kFileName), temp_(dir_ + "/" + kTempName) {
-  make_directory(dir_);
+  if (const std::string why = make_private_directory(dir_); !why.empty())
+    throw StateError(fmt::format("state directory {}: {}", dir_, why));
   const std::string lock = dir_ + "/" + kLockName;
   lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0) throw StateError(fmt::format("state directory {}: cannot open {}: {}", dir_, lock, reason()));
@@ -96,24 +76,17 @@ RuntimeState StateStore::load() {
 }
 
 void StateStore::save(const RuntimeState& state) {
-  try {
-    Fd fd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd.fd < 0) throw StateError(fmt::format("state file {}: cannot create: {}", temp_, reason()));
-    write_all(fd.fd, format_state(state), temp_);
-    if (::fsync(fd.fd) != 0) throw StateError(fmt::format("state file {}: fsync failed: {}", temp_, reason()));
-  } catch (const StateError&) {
-    ::unlink(temp_.c_str());
-    throw;
+  const auto failed = replace_file(dir_, file_, temp_, format_state(state), true);
+  if (!failed) return;
+  const std::string why = std::strerror(failed->error);
+  switch (failed->step) {
+    case ReplaceFailure::create: throw StateError(fmt::format("state file {}: cannot create: {}", temp_, why));
+    case ReplaceFailure::write: throw StateError(fmt::format("state file {}: cannot write: {}", temp_, why));
+    case ReplaceFailure::fsync: throw StateError(fmt::format("state file {}: fsync failed: {}", temp_, why));
+    case ReplaceFailure::rename:
+      throw StateError(fmt::format("state file {}: cannot rename {} over it: {}", file_, temp_, why));
+    case ReplaceFailure::directory: throw StateError(fmt::format("state directory {}: fsync failed: {}", dir_, why));
   }
-  if (::rename(temp_.c_str(), file_.c_str()) != 0) {
-    const std::string why = reason();
-    ::unlink(temp_.c_str());
-    throw StateError(fmt::format("state file {}: cannot rename {} over it: {}", file_, temp_, why));
-  }
-  // The rename is durable only once the directory is.
-  Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.fd < 0 || ::fsync(dir.fd) != 0)
-    throw StateError(fmt::format("state directory {}: fsync failed: {}", dir_, reason()));
 }
 
 bool StateStore::reset() {
