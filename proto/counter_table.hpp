@@ -39,4 +39,7 @@
   X(resent_partial, "messages", "messages cut by a broken connection and resent whole")                   \
   X(tls_handshake_failures, "events", "TLS handshakes that failed or timed out (also connect_failures)")  \
   X(resent_unacked, "messages",                                                                           \
-    "messages written but not acknowledged when a connection broke, sent again (possible duplicates)")
+    "messages written but not acknowledged when a connection broke, sent again (possible duplicates)")    \
+  X(publish_failures, "messages",                                                                         \
+    "messages a broker or group member reported as not stored (or never answered for), sent again")       \
+  X(rerouted, "messages", "group: messages sent to another member because theirs was down")

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "printable.hpp"
+#include "publisher_endpoint.hpp"
 
 namespace relay {
 namespace {
@@ -49,7 +50,8 @@ void check_bytes(std::string_view text) {
 Transport parse_transport(std::string_view text, std::string_view name) {
   if (name == "udp") return Transport::udp;
   if (name == "tcp" || name == "tls") return Transport::tcp;
-  fail(text, fmt::format("unknown transport \"{}\" (expected udp, tcp or tls)", name));
+  fail(text,
+       fmt::format("unknown transport \"{}\" (expected udp, tcp, tls, kafka, nats, hash, any or failover)", name));
 }
 
 // Splits "HOST:PORT" or "[V6]:PORT"; the colon search runs from the right so a missing port
@@ -79,7 +81,8 @@ Parts split(std::string_view text) {
   Parts p;
   const auto at = text.find('@');
   if (at == std::string_view::npos)
-    fail(text, "missing transport (expected udp@HOST:PORT, tcp@HOST:PORT or tls@HOST:PORT)");
+    fail(text,
+         "missing transport (expected udp@, tcp@, tls@, kafka@, nats@, hash@, any@ or failover@ before HOST:PORT)");
   p.transport = parse_transport(text, text.substr(0, at));
   p.tls = text.substr(0, at) == "tls";
   std::string_view rest = text.substr(at + 1);
@@ -292,6 +295,15 @@ std::string_view to_string(Framing f) noexcept {
   return "?";
 }
 
+std::string_view to_string(GroupMode m) noexcept {
+  switch (m) {
+    case GroupMode::hash: return "hash";
+    case GroupMode::any: return "any";
+    case GroupMode::failover: return "failover";
+  }
+  return "?";
+}
+
 std::string_view to_string(Delivery d) noexcept {
   return d == Delivery::at_most_once ? "at-most-once" : "at-least-once";
 }
@@ -304,6 +316,10 @@ Framing parse_framing(std::string_view name) {
 
 Endpoint parse_endpoint(std::string_view text, bool destination) {
   check_bytes(text);
+  if (publisher_transport(text.substr(0, text.find('@')))) {
+    if (!destination) fail(text, "kafka@, nats@, hash@, any@ and failover@ are destinations, not listeners");
+    return parse_publisher_endpoint(text);
+  }
   const Parts p = split(text);
   Endpoint ep;
   ep.transport = p.transport;
@@ -340,7 +356,17 @@ void Endpoint::set_port(std::uint16_t p) noexcept {
 
 // The numeric address, not the name: it says what the socket really uses, and a listener
 // bound to port 0 reports its real port once `addr` is updated from getsockname.
+std::string Endpoint::peer() const {
+  if (transport != Transport::udp && transport != Transport::tcp) return publisher_endpoint_peer(*this);
+  Endpoint plain = *this;
+  plain.framing = Framing::lp32le;
+  plain.delivery = Delivery::at_least_once;
+  if (plain.tls) plain.tls = TlsOptions{};
+  return plain.str();
+}
+
 std::string Endpoint::str() const {
+  if (transport != Transport::udp && transport != Transport::tcp) return publisher_endpoint_str(*this);
   std::array<char, INET6_ADDRSTRLEN> buf{};
   std::string out = transport == Transport::udp ? "udp@" : tls ? "tls@" : "tcp@";
   if (addr.ss_family == AF_INET6) {
@@ -356,19 +382,19 @@ std::string Endpoint::str() const {
     out += host;  // not resolved (a default-constructed Endpoint)
   }
   out += fmt::format(":{}", port);
-  std::vector<std::string> options;
-  if (framing != Framing::lp32le) options.push_back(fmt::format("framing={}", to_string(framing)));
-  if (delivery != Delivery::at_least_once && !tls) options.push_back("delivery=at-most-once");
+  std::vector<std::string> shown;
+  if (framing != Framing::lp32le) shown.push_back(fmt::format("framing={}", to_string(framing)));
+  if (delivery != Delivery::at_least_once && !tls) shown.push_back("delivery=at-most-once");
   if (tls) {
-    if (!tls->ca.empty()) options.push_back("ca=" + tls->ca);
-    if (!tls->sni.empty()) options.push_back("sni=" + tls->sni);
-    if (!tls->cert.empty()) options.push_back("cert=" + tls->cert);
-    if (!tls->key.empty()) options.push_back("key=" + tls->key);
-    if (!tls->client_ca.empty()) options.push_back("client_ca=" + tls->client_ca);
-    if (!tls->verify) options.push_back("verify=0");
+    if (!tls->ca.empty()) shown.push_back("ca=" + tls->ca);
+    if (!tls->sni.empty()) shown.push_back("sni=" + tls->sni);
+    if (!tls->cert.empty()) shown.push_back("cert=" + tls->cert);
+    if (!tls->key.empty()) shown.push_back("key=" + tls->key);
+    if (!tls->client_ca.empty()) shown.push_back("client_ca=" + tls->client_ca);
+    if (!tls->verify) shown.push_back("verify=0");
   }
-  if (reuseport) options.push_back("reuseport=1");
-  if (!options.empty()) out += fmt::format("?{}", fmt::join(options, "&"));
+  if (reuseport) shown.push_back("reuseport=1");
+  if (!shown.empty()) out += fmt::format("?{}", fmt::join(shown, "&"));
   return out;
 }
 

@@ -24,6 +24,15 @@
 //                            chain and key (both required); with client_ca=, clients must present
 //                            a certificate signed by that CA (mutual TLS). No other option. The
 //                            files are read when the listener is created (ingest/tls_server_context.hpp).
+//   kafka@HOST:PORT[,HOST:PORT...]/TOPIC[?OPTIONS]
+//                            a Kafka topic, through librdkafka (egress/kafka_publisher.hpp, which
+//                            checks the options); the brokers are bootstrap servers, resolved by
+//                            the library
+//   nats@HOST:PORT[,HOST:PORT...]/SUBJECT[?OPTIONS]
+//                            a NATS JetStream subject (egress/nats_publisher.hpp)
+//   hash@HOST:PORT,HOST:PORT...[?OPTIONS]   a destination group (egress/group_publisher.hpp):
+//   any@HOST:PORT,...  failover@HOST:PORT,...  TCP members sharing the stream — by a key's hash,
+//                            to the least-lagged healthy member, or to the first healthy one
 // HOST is an IPv4 address, a bracketed IPv6 address ([::1]) or a name resolved once at parse time
 // (localhost). Parsing throws EndpointError with a one-line reason naming the bad part.
 // Thread: any; parse_endpoint may block in the resolver, so it runs at start-up (main thread) or
@@ -37,10 +46,16 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace relay {
 
-enum class Transport { udp, tcp };
+enum class Transport { udp, tcp, kafka, nats, group };
+
+// How a destination group spreads messages over its members (egress/group_publisher.hpp).
+enum class GroupMode { hash, any, failover };
+std::string_view to_string(GroupMode m) noexcept;
 
 // How a destination turns a queued message into bytes on its TCP connection.
 enum class Framing {
@@ -72,6 +87,10 @@ struct TlsOptions {
   bool operator==(const TlsOptions&) const = default;
 };
 
+// What a destination address may be (the error for a udp@ one).
+inline constexpr const char* kDestinationKinds =
+    "destinations are tcp@, tls@, kafka@, nats@, hash@, any@ or failover@ addresses";
+
 class EndpointError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
@@ -85,6 +104,15 @@ struct Endpoint {
   Delivery delivery = Delivery::at_least_once;  // tls@: always at_most_once
   std::optional<TlsOptions> tls;                // set for tls@ destinations and listeners (transport is then tcp)
   bool reuseport = false;                       // udp@ listeners: ?reuseport=1 (SO_REUSEPORT)
+  // kafka@ and nats@: the servers as written ("HOST:PORT", resolved by the library) and the
+  // topic or subject. Groups: `members` (tcp endpoints, resolved, with the group's framing).
+  std::vector<std::string> servers;
+  std::string topic;
+  GroupMode group = GroupMode::hash;
+  std::vector<Endpoint> members;
+  // kafka@, nats@ and groups: the options besides framing=, as KEY=VALUE in the order written;
+  // make_publisher (egress/publisher.hpp) checks them.
+  std::vector<std::pair<std::string, std::string>> options;
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
 
@@ -94,6 +122,9 @@ struct Endpoint {
   // back to the same peer (or listener) and the same checks.
   std::string str() const;
   int family() const noexcept { return addr.ss_family; }
+  // Where the messages go, without how: what two destinations must not share (the peer, the
+  // topic, the members).
+  std::string peer() const;
   // The same address with another port (in `port` and in `addr`).
   void set_port(std::uint16_t p) noexcept;
 };

@@ -17,15 +17,6 @@ namespace {
 constexpr double kTickSeconds = 0.1;           // gauges refresh and drain checks
 constexpr double kFinishMessageSeconds = 1.0;  // an immediate removal may finish a half-sent message
 
-// Destinations are unique by transport, host and port: a second connection to the same peer,
-// even with another framing or other TLS options, is almost certainly a mistake.
-std::string peer_of(const Endpoint& ep) {
-  Endpoint plain = ep;
-  plain.framing = Framing::lp32le;
-  if (plain.tls) plain.tls = TlsOptions{};
-  return plain.str();
-}
-
 double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
 
 }  // namespace
@@ -79,8 +70,10 @@ DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline
                                       std::optional<std::uint64_t> resume) {
   auto cmd = std::make_shared<Command>();
   cmd->kind = Command::Kind::add;
-  // Here, on the caller's thread: a bad certificate file is the caller's INVALID_ARGUMENT.
+  // Here, on the caller's thread: a bad certificate file or publisher option is the caller's
+  // INVALID_ARGUMENT, and a library's set-up does not hold up the client thread.
   std::shared_ptr<const TlsContext> tls = endpoint.tls ? TlsContext::build(endpoint) : nullptr;
+  cmd->publisher = make_publisher(endpoint);
   // relaxed: ids only need to be unique.
   cmd->dest = std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint),
                                                   std::move(tls));
@@ -140,7 +133,7 @@ void ClientThread::apply(const std::shared_ptr<Command>& cmd) {
 void ClientThread::apply_add(Command& cmd) {
   const std::string address = cmd.dest->endpoint.str();
   for (const auto& d : destinations_) {
-    if (peer_of(d->shared()->endpoint) == peer_of(cmd.dest->endpoint))
+    if (d->shared()->endpoint.peer() == cmd.dest->endpoint.peer())
       throw CommandError(CommandFailure::duplicate,
                          "destination " + address + " already exists (id " + std::to_string(d->shared()->id) + ")");
   }
@@ -148,7 +141,8 @@ void ClientThread::apply_add(Command& cmd) {
     throw CommandError(CommandFailure::limit_reached,
                        "already " + std::to_string(cfg_.max_destinations) + " destinations (--max-destinations)");
   if (shutting_down_) throw CommandError(CommandFailure::shutting_down, "relayd is shutting down");
-  auto dest = std::make_unique<Destination>(loop_, queue_, cmd.dest, cmd.start, cfg_.destination, cmd.resume);
+  auto dest =
+      make_destination(loop_, queue_, cmd.dest, cmd.start, cfg_.destination, std::move(cmd.publisher), cmd.resume);
   dest->start();
   destinations_.push_back(std::move(dest));
   publish_registry();

@@ -23,6 +23,7 @@
 #include "destination_snapshot.hpp"
 #include "egress_config.hpp"
 #include "mailbox.hpp"
+#include "publisher.hpp"
 #include "start_at.hpp"
 
 namespace relay {
@@ -41,6 +42,7 @@ struct Command {
   std::shared_ptr<DestinationShared> dest;     // add
   StartAt start = StartAt::tail;               // add
   std::optional<std::uint64_t> resume;         // add: a recorded position to start at instead
+  std::unique_ptr<Publisher> publisher;        // add: kafka@, nats@ and groups (built by the caller)
   Removal removal;                             // remove
   std::chrono::milliseconds drain_timeout{0};  // shutdown
   DestinationConfig timing;                    // timing: what every destination uses from now on

@@ -49,6 +49,8 @@ constexpr Grouped kDestinationGroups[] = {
     {"dropped_removed", "dropped_messages", "removed", "messages the destination never got"},
     {"resent_partial", "resent_partial_messages", "", ""},  // its unit in the name, as Prometheus asks
     {"resent_unacked", "resent_unacked_messages", "", ""},
+    {"publish_failures", "publish_failures_messages", "", ""},
+    {"rerouted", "rerouted_messages", "", ""},
 };
 
 // One scope of the table: listener or destination.

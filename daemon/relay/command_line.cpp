@@ -1,6 +1,7 @@
 #include "command_line.hpp"
 
 #include "config_file.hpp"
+#include "publisher.hpp"
 #include "segment.hpp"
 #include "tls_context.hpp"
 #include "tls_server_context.hpp"
@@ -347,8 +348,10 @@ std::vector<Endpoint> parse_addresses(const std::vector<Address>& list, bool des
   for (const auto& a : list) {
     try {
       Endpoint ep = parse_endpoint(a.text, destinations);
-      if (destinations && ep.transport != Transport::tcp)
-        throw EndpointError(fmt::format("destination \"{}\": destinations are tcp@HOST:PORT or tls@HOST:PORT", a.text));
+      if (destinations && ep.transport == Transport::udp)
+        throw EndpointError(fmt::format("destination \"{}\": {}", a.text, kDestinationKinds));
+      // A publisher's options are checked now too: a bad one is a usage error at start-up.
+      if (destinations && ep.transport != Transport::tcp) make_publisher(ep);
       // A TLS peer's files (CA, certificate, key) are read and checked now, so a bad one is a
       // usage error before anything binds, like a bad address.
       if (ep.tls && destinations) TlsContext::build(ep);

@@ -151,7 +151,22 @@ void Relay::control_listening_on(int port) {
   }
 }
 
+namespace {
+
+// A framing asked for with AddDestination: a group's members take it; a broker has none.
+void set_framing(Endpoint& ep, Framing framing) {
+  if (ep.transport == Transport::kafka || ep.transport == Transport::nats)
+    throw ApiError(ApiCode::invalid_argument,
+                   "framing applies to tcp@, tls@ and group destinations: a broker stores each message whole",
+                   "framing");
+  ep.framing = framing;
+  for (auto& m : ep.members) m.framing = framing;
+}
+
+}  // namespace
+
 void Relay::refuse_own_address(const Endpoint& dest) const {
+  for (const auto& member : dest.members) refuse_own_address(member);
   if (const auto own = own_.reached_by(dest))
     throw ApiError(ApiCode::invalid_argument,
                    "destination " + dest.str() + " is relayd's own address " + *own +
@@ -174,7 +189,7 @@ std::vector<Endpoint> Relay::startup_destinations() const {
     }
     try {
       Endpoint ep = parse_endpoint(d.address, true);
-      if (ep.transport != Transport::tcp) throw EndpointError("destinations are tcp@HOST:PORT or tls@HOST:PORT");
+      if (ep.transport == Transport::udp) throw EndpointError(kDestinationKinds);
       out.push_back(std::move(ep));
     } catch (const EndpointError& e) {
       throw StateError(fmt::format("state file {}: added destination {}: {}", store_->file(), d.address, e.what()));
@@ -269,9 +284,8 @@ Endpoint Relay::resolve_destination(const std::string& address) {
 // it is recorded.
 DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Deadline deadline) {
   Endpoint ep = resolve_destination(req.address);
-  if (ep.transport != Transport::tcp)
-    throw ApiError(ApiCode::invalid_argument, "destinations are tcp@HOST:PORT or tls@HOST:PORT", "address");
-  if (req.framing) ep.framing = *req.framing;
+  if (ep.transport == Transport::udp) throw ApiError(ApiCode::invalid_argument, kDestinationKinds, "address");
+  if (req.framing) set_framing(ep, *req.framing);
   refuse_own_address(ep);
   const std::string address = ep.str();
   const std::lock_guard lock(changes_mu_);

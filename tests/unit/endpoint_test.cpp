@@ -284,7 +284,7 @@ TEST(TlsEndpoint, BadOptionsAreRefusedNamingThem) {
   EXPECT_THAT(error_of("tcp@127.0.0.1:1?client_ca=/a"),
               HasSubstr("option \"client_ca\" applies only to tls@ listeners"));
   EXPECT_THAT(error_of("tls@127.0.0.1:1?ca=/a\x01"), HasSubstr("control character"));
-  EXPECT_THAT(error_of("ftp@127.0.0.1:1"), HasSubstr("expected udp, tcp or tls"));
+  EXPECT_THAT(error_of("ftp@127.0.0.1:1"), HasSubstr("expected udp, tcp, tls, kafka, nats, hash, any or failover"));
 }
 
 // A tls@ listener: its certificate and key, optionally a CA its clients' certificates must be
@@ -351,6 +351,52 @@ TEST(UdpListenerEndpoint, ReuseportIsTheOneOptionAndKeptInTheCanonicalText) {
   EXPECT_THAT(error_of("udp@127.0.0.1:1?reuseport=1&reuseport=1", false), HasSubstr("takes one option"));
   EXPECT_THAT(error_of("tcp@127.0.0.1:1?reuseport=1", false), HasSubstr("not allowed on a listener"));
   EXPECT_THAT(error_of("tcp@127.0.0.1:1?reuseport=1"), HasSubstr("unknown option"));
+}
+
+TEST(PublisherEndpoint, KafkaAndNatsKeepServersTopicAndOptions) {
+  const Endpoint k = parse_endpoint("kafka@127.0.0.1:9092,broker2:9093/metrics.raw?key=field&compression=lz4");
+  EXPECT_EQ(k.transport, Transport::kafka);
+  EXPECT_EQ(k.servers, (std::vector<std::string>{"127.0.0.1:9092", "broker2:9093"}));
+  EXPECT_EQ(k.topic, "metrics.raw");
+  ASSERT_EQ(k.options.size(), 2u);
+  EXPECT_EQ(k.options[1], (std::pair<std::string, std::string>{"compression", "lz4"}));
+  EXPECT_EQ(k.str(), "kafka@127.0.0.1:9092,broker2:9093/metrics.raw?key=field&compression=lz4");
+  EXPECT_EQ(k.peer(), "kafka@127.0.0.1:9092,broker2:9093/metrics.raw");
+  EXPECT_EQ(parse_endpoint(k.str()).str(), k.str());
+  const Endpoint n = parse_endpoint("nats@[::1]:4222/events");
+  EXPECT_EQ(n.transport, Transport::nats);
+  EXPECT_EQ(n.str(), "nats@[::1]:4222/events");
+}
+
+TEST(PublisherEndpoint, BadOnesAreRefusedNamingThePart) {
+  EXPECT_THAT(error_of("kafka@127.0.0.1:9092"), HasSubstr("missing /topic"));
+  EXPECT_THAT(error_of("kafka@127.0.0.1:9092/"), HasSubstr("no topic after '/'"));
+  EXPECT_THAT(error_of("kafka@127.0.0.1/t"), HasSubstr("server \"127.0.0.1\" is not HOST:PORT"));
+  EXPECT_THAT(error_of("kafka@h:1,h:1/t"), HasSubstr("given twice"));
+  EXPECT_THAT(error_of("nats@h:4222/a.*"), HasSubstr("only letters, digits"));
+  EXPECT_THAT(error_of("nats@h:4222/a..b"), HasSubstr("no empty tokens"));
+  EXPECT_THAT(error_of("kafka@h:1/t?key"), HasSubstr("not KEY=VALUE"));
+  EXPECT_THAT(error_of("kafka@h:1/t?a=1&a=2"), HasSubstr("option \"a\" given twice"));
+  EXPECT_THAT(error_of("kafka@h:1/t", false), HasSubstr("are destinations, not listeners"));
+  EXPECT_THAT(error_of("hash@127.0.0.1:1,[::ffff:127.0.0.1]:1"), HasSubstr("member tcp@127.0.0.1:1 given twice"));
+  EXPECT_THAT(error_of("hash@127.0.0.1:1,127.0.0.1:1"), HasSubstr("server \"127.0.0.1:1\" given twice"));
+  EXPECT_THAT(error_of("any@127.0.0.1:1?framing=json"), HasSubstr("unknown framing"));
+}
+
+TEST(PublisherEndpoint, GroupsResolveTheirMembersWhichShareTheFraming) {
+  const Endpoint g = parse_endpoint("hash@127.0.0.1:2003,localhost:2004?framing=line&key=field&replicas=2");
+  EXPECT_EQ(g.transport, Transport::group);
+  EXPECT_EQ(g.group, GroupMode::hash);
+  ASSERT_EQ(g.members.size(), 2u);
+  EXPECT_EQ(g.members[0].str(), "tcp@127.0.0.1:2003?framing=line");
+  EXPECT_EQ(g.members[1].framing, Framing::line);
+  EXPECT_EQ(g.str(), "hash@127.0.0.1:2003," + g.members[1].str().substr(4, g.members[1].str().find('?') - 4) +
+                         "?framing=line&key=field&replicas=2");
+  EXPECT_EQ(parse_endpoint(g.str()).str(), g.str());
+  EXPECT_EQ(parse_endpoint("failover@127.0.0.1:1,127.0.0.1:2").group, GroupMode::failover);
+  EXPECT_EQ(parse_endpoint("any@127.0.0.1:1").str(), "any@127.0.0.1:1");
+  // The peer ignores how: the same members with another framing are the same group.
+  EXPECT_EQ(parse_endpoint("any@127.0.0.1:1?framing=raw").peer(), parse_endpoint("any@127.0.0.1:1").peer());
 }
 
 TEST(Framing, NamesRoundTrip) {

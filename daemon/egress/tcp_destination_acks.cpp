@@ -1,11 +1,11 @@
-// Destination's at-least-once bookkeeping (destination.hpp): the acknowledged cursor, moved by
+// TcpDestination's at-least-once bookkeeping (tcp_destination.hpp): the acknowledged cursor, moved by
 // what the peer's TCP acknowledged, and the rewind of the write cursor after a broken connection.
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
 
-#include "destination.hpp"
+#include "tcp_destination.hpp"
 
 namespace relay {
 
@@ -20,22 +20,22 @@ constexpr double kAckPollSeconds = 0.005;
 
 }  // namespace
 
-Destination::~Destination() { ev_timer_stop(loop_, &ack_timer_); }
+TcpDestination::~TcpDestination() { ev_timer_stop(loop_, &ack_timer_); }
 
-void Destination::await_acks() {
+void TcpDestination::await_acks() {
   if (acked_ && unacked() > 0 && !ev_is_active(&ack_timer_)) {
     ev_timer_set(&ack_timer_, kAckPollSeconds, kAckPollSeconds);
     ev_timer_start(loop_, &ack_timer_);
   }
 }
 
-void Destination::on_ack_timer(struct ev_loop* loop, ev_timer* w, int) {
-  auto* self = static_cast<Destination*>(w->data);
+void TcpDestination::on_ack_timer(struct ev_loop* loop, ev_timer* w, int) {
+  auto* self = static_cast<TcpDestination*>(w->data);
   self->poll_acks();
   if (self->unacked() == 0 || !self->conn_.up()) ev_timer_stop(loop, w);
 }
 
-void Destination::note_written(std::size_t n, bool completed_messages) {
+void TcpDestination::note_written(std::size_t n, bool completed_messages) {
   if (!acked_) return;
   wire_written_ += n;
   if (completed_messages) mark_write();
@@ -45,12 +45,12 @@ void Destination::note_written(std::size_t n, bool completed_messages) {
 // After a write that completed messages: the write cursor stands at a message boundary, which
 // begins where the bytes of the message it cut (if any) begin.
 // The ring full, the newest mark moves up instead: acknowledgements get coarser, never walked.
-void Destination::mark_write() {
+void TcpDestination::mark_write() {
   if (marks_count_ < kMarks) ++marks_count_;
   marks_[(marks_first_ + marks_count_ - 1) % kMarks] = {wire_written_ - progress_.partial(), cursor_.position()};
 }
 
-void Destination::poll_acks() {
+void TcpDestination::poll_acks() {
   if (!acked_ || conn_.fd() < 0 || acked_->id() == cursor_.id()) return;
   int queued = 0;  // bytes written and not yet acknowledged: write_seq - snd_una, even after a reset
   if (ioctl(conn_.fd(), SIOCOUTQ, &queued) != 0 || queued < 0) return;
@@ -61,7 +61,7 @@ void Destination::poll_acks() {
 
 // Moves the acknowledged cursor over every message whose last byte is among the first
 // `wire_bytes` of this connection; never past the write cursor (a cut message is not whole).
-void Destination::acknowledged(std::uint64_t wire_bytes) {
+void TcpDestination::acknowledged(std::uint64_t wire_bytes) {
   const std::uint64_t total = acknowledged_marks(wire_bytes) + acknowledged_messages(wire_bytes);
   if (total == 0) return;
   shared_->counters.sent_messages.add(total);
@@ -69,7 +69,7 @@ void Destination::acknowledged(std::uint64_t wire_bytes) {
 }
 
 // Whole writes acknowledged: a jump to the last one's mark, no message read.
-std::uint64_t Destination::acknowledged_marks(std::uint64_t wire_bytes) {
+std::uint64_t TcpDestination::acknowledged_marks(std::uint64_t wire_bytes) {
   const WriteMark* last = nullptr;
   while (marks_count_ > 0 && marks_[marks_first_].wire <= wire_bytes) {
     last = &marks_[marks_first_];
@@ -84,7 +84,7 @@ std::uint64_t Destination::acknowledged_marks(std::uint64_t wire_bytes) {
 }
 
 // The rest, message by message: the write acknowledged in part (at a break, or after a poll).
-std::uint64_t Destination::acknowledged_messages(std::uint64_t wire_bytes) {
+std::uint64_t TcpDestination::acknowledged_messages(std::uint64_t wire_bytes) {
   const Framing framing = shared_->endpoint.framing;
   std::uint64_t total = 0;
   while (acked_wire_ < wire_bytes && acked_->id() < cursor_.id()) {
@@ -113,14 +113,14 @@ std::uint64_t Destination::acknowledged_messages(std::uint64_t wire_bytes) {
 // The queue budget needs the memory the acknowledged cursor holds: messages written but not
 // acknowledged (those before `written_end`) count as sent, since the peer may well have them,
 // and are not resent. The acknowledged cursor joins the write cursor, past the floor.
-void Destination::give_up_unacked(std::uint64_t written_end) {
+void TcpDestination::give_up_unacked(std::uint64_t written_end) {
   if (written_end > acked_->id()) shared_->counters.sent_messages.add(written_end - acked_->id());
   acked_->move_to(cursor_);
   acked_wire_ = cursor_wire_offset();
   marks_count_ = 0;
 }
 
-void Destination::settle_unacked() {
+void TcpDestination::settle_unacked() {
   if (!acked_) return;
   poll_acks();
   give_up_unacked(cursor_.id());
@@ -129,7 +129,7 @@ void Destination::settle_unacked() {
 
 // The connection broke: everything it did not get acknowledged goes again on the next one,
 // after a carried message (which restarts whole, see WriteProgress::connection_lost).
-void Destination::rewind_unacked() {
+void TcpDestination::rewind_unacked() {
   const std::uint64_t unacked = cursor_.id() - acked_->id();
   if (unacked > 0) {
     shared_->counters.resent_unacked.add(unacked);
@@ -144,7 +144,7 @@ void Destination::rewind_unacked() {
 
 // Where the message at the write cursor starts (or will start) in this connection's bytes: after
 // what is left of a carried message, at the start of a message the last write cut.
-std::uint64_t Destination::cursor_wire_offset() const noexcept {
+std::uint64_t TcpDestination::cursor_wire_offset() const noexcept {
   return wire_written_ + progress_.carry_rest().size() - progress_.partial();
 }
 
