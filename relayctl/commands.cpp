@@ -93,11 +93,18 @@ struct AddArgs {
   std::string address;
   std::string framing;
   std::string start = "tail";
+  std::uint64_t replace = 0;
 };
 
 Runner define_dest_add(CLI::App& cmd) {
   auto a = std::make_shared<AddArgs>();
-  cmd.add_option("ADDR", a->address, "tcp@HOST:PORT[?framing=F] (\"tcp@\" may be left out)")->required();
+  cmd.add_option("ADDR", a->address,
+                 "tcp@HOST:PORT[?framing=F] (\"tcp@\" may be left out), tls@, kafka@, nats@, or a group: "
+                 "hash@, any@, failover@HOST:PORT,HOST:PORT...")
+      ->required();
+  cmd.add_option("--replace", a->replace,
+                 "take over from destination ID at its cursor, without loss, and remove it (e.g. a group's new "
+                 "members)");
   cmd.add_option("--framing", a->framing, "override the address's framing")
       ->check(CLI::IsMember({"lp32le", "lp32be", "line", "raw"}));
   cmd.add_option("--start", a->start,
@@ -109,10 +116,11 @@ Runner define_dest_add(CLI::App& cmd) {
     req.set_address(destination_address(a->address));
     if (!a->framing.empty()) req.set_framing(enum_from_word<pb::Framing, pb::Framing_Parse>("FRAMING_", a->framing));
     req.set_start(enum_from_word<pb::Start, pb::Start_Parse>("START_", a->start));
+    req.set_replaces(a->replace);
     pb::Destination resp;
     auto ctx = s.context();
     s.check(s.relay().AddDestination(ctx.get(), req, &resp));
-    print_destination_result(s, resp, "added");
+    print_destination_result(s, resp, a->replace != 0 ? "added, replacing " + std::to_string(a->replace) : "added");
     return kExitOk;
   };
 }

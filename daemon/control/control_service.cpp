@@ -162,6 +162,7 @@ AddDestinationRequest from_proto(const pb::AddDestinationRequest& in) {
   out.address = in.address();
   out.framing = framing_from_proto(in.framing(), "framing");
   out.start = start_from_proto(in.start(), "start");
+  if (in.replaces() != 0) out.replaces = in.replaces();
   return out;
 }
 

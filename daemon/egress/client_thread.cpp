@@ -66,19 +66,30 @@ void ClientThread::on_tick(struct ev_loop*, ev_timer* w, int) {
 
 // ---------------------------------------------------------------- any thread
 
-DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline deadline,
-                                      std::optional<std::uint64_t> resume) {
+// Here, on the caller's thread: a bad certificate file or publisher option is the caller's
+// INVALID_ARGUMENT, and a library's set-up does not hold up the client thread.
+std::shared_ptr<Command> ClientThread::add_command(Endpoint endpoint) {
   auto cmd = std::make_shared<Command>();
   cmd->kind = Command::Kind::add;
-  // Here, on the caller's thread: a bad certificate file or publisher option is the caller's
-  // INVALID_ARGUMENT, and a library's set-up does not hold up the client thread.
   std::shared_ptr<const TlsContext> tls = endpoint.tls ? TlsContext::build(endpoint) : nullptr;
   cmd->publisher = make_publisher(endpoint);
   // relaxed: ids only need to be unique.
   cmd->dest = std::make_shared<DestinationShared>(next_id_.fetch_add(1, std::memory_order_relaxed), std::move(endpoint),
                                                   std::move(tls));
+  return cmd;
+}
+
+DestinationSnapshot ClientThread::add(Endpoint endpoint, StartAt start, Deadline deadline,
+                                      std::optional<std::uint64_t> resume) {
+  auto cmd = add_command(std::move(endpoint));
   cmd->start = start;
   cmd->resume = resume;
+  return commands_.call(std::move(cmd), deadline);
+}
+
+DestinationSnapshot ClientThread::replace(Endpoint endpoint, std::uint64_t old_id, Deadline deadline) {
+  auto cmd = add_command(std::move(endpoint));
+  cmd->replaces = old_id;
   return commands_.call(std::move(cmd), deadline);
 }
 
@@ -132,26 +143,54 @@ void ClientThread::apply(const std::shared_ptr<Command>& cmd) {
 
 void ClientThread::apply_add(Command& cmd) {
   const std::string address = cmd.dest->endpoint.str();
+  Destination* old = replaced_by(cmd);
   for (const auto& d : destinations_) {
-    if (d->shared()->endpoint.peer() == cmd.dest->endpoint.peer())
+    if (d.get() != old && d->shared()->endpoint.peer() == cmd.dest->endpoint.peer())
       throw CommandError(CommandFailure::duplicate,
                          "destination " + address + " already exists (id " + std::to_string(d->shared()->id) + ")");
   }
-  if (destinations_.size() >= cfg_.max_destinations)
+  if (destinations_.size() - (old != nullptr ? 1 : 0) >= cfg_.max_destinations)
     throw CommandError(CommandFailure::limit_reached,
                        "already " + std::to_string(cfg_.max_destinations) + " destinations (--max-destinations)");
   if (shutting_down_) throw CommandError(CommandFailure::shutting_down, "relayd is shutting down");
+  const std::size_t window = cmd.publisher ? cmd.publisher->max_in_flight() : 0;
   auto dest =
       make_destination(loop_, queue_, cmd.dest, cmd.start, cfg_.destination, std::move(cmd.publisher), cmd.resume);
   dest->start();
   destinations_.push_back(std::move(dest));
+  if (old != nullptr) retire_replaced(old, *cmd.dest);
   publish_registry();
-  spdlog::info("destination {} added (id {}, framing {}, cursor at message {})", address, cmd.dest->id,
-               to_string(cmd.dest->endpoint.framing), cmd.dest->cursor.get());
+  spdlog::info("destination {} added (id {}, {}, cursor at message {})", address, cmd.dest->id,
+               cmd.dest->endpoint.transport == Transport::tcp
+                   ? fmt::format("framing {}", to_string(cmd.dest->endpoint.framing))
+                   : fmt::format("{} in flight at most", window),
+               cmd.dest->cursor.get());
   if (cmd.dest->endpoint.tls && !cmd.dest->endpoint.tls->verify)
     spdlog::warn("destination {}: TLS certificate verification is off (verify=0): anyone on the path can read it",
                  address);
   cmd.done.set_value(snapshot_of(*cmd.dest, queue_.tail(), steady_ns()));
+}
+
+// The destination a replacing add takes over from; its cursor becomes the new one's start.
+Destination* ClientThread::replaced_by(Command& cmd) {
+  if (!cmd.replaces) return nullptr;
+  const std::uint64_t id = *cmd.replaces;
+  Destination* old = find(id);
+  if (old == nullptr || drains_.removing(id))
+    throw CommandError(CommandFailure::unknown_id, "no destination with id " + std::to_string(id) + " to replace" +
+                                                       (old != nullptr ? " (it is being removed)" : ""));
+  cmd.resume = old->shared()->cursor.get();
+  return old;
+}
+
+// Taken over: what it had not delivered is the new destination's now, so it is neither
+// settled as sent nor counted as dropped_removed.
+void ClientThread::retire_replaced(Destination* old, const DestinationShared& by) {
+  old->refresh_gauges();
+  spdlog::info("destination {} (id {}) replaced by {} (id {}), which goes on from message {} ({} messages behind)",
+               old->shared()->endpoint.str(), old->shared()->id, by.endpoint.str(), by.id, by.cursor.get(),
+               old->unsent(queue_.tail()));
+  std::erase_if(destinations_, [&](const auto& p) { return p.get() == old; });
 }
 
 void ClientThread::apply_remove(const std::shared_ptr<Command>& cmd) {

@@ -42,6 +42,11 @@ class ClientThread {
   DestinationSnapshot add(Endpoint endpoint, StartAt start, Deadline deadline,
                           std::optional<std::uint64_t> resume = std::nullopt);
   DestinationSnapshot remove(const Removal& removal, Deadline deadline);
+  // Adds `endpoint` at the cursor of destination `old_id` and removes that one, in one step on
+  // the client thread: no message between them is lost (what the old one had in flight
+  // unacknowledged is sent again by the new one). Throws CommandError(unknown_id) when there is
+  // no such destination or it is being removed, and as add() does.
+  DestinationSnapshot replace(Endpoint endpoint, std::uint64_t old_id, Deadline deadline);
 
   // Any thread, before start() or while the thread runs; returns at once (a command through the
   // same mailbox as add()/remove(), applied at the client thread's next wake-up, in order with
@@ -78,7 +83,10 @@ class ClientThread {
   static void on_tick(struct ev_loop* loop, ev_timer* w, int revents);
 
   void apply(const std::shared_ptr<Command>& cmd);
+  std::shared_ptr<Command> add_command(Endpoint endpoint);
   void apply_add(Command& cmd);
+  Destination* replaced_by(Command& cmd);
+  void retire_replaced(Destination* old, const DestinationShared& by);
   void apply_remove(const std::shared_ptr<Command>& cmd);
   void apply_shutdown(Command& cmd);
   void apply_timing(Command& cmd);

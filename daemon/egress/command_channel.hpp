@@ -43,6 +43,7 @@ struct Command {
   StartAt start = StartAt::tail;               // add
   std::optional<std::uint64_t> resume;         // add: a recorded position to start at instead
   std::unique_ptr<Publisher> publisher;        // add: kafka@, nats@ and groups (built by the caller)
+  std::optional<std::uint64_t> replaces;       // add: the destination it takes over from
   Removal removal;                             // remove
   std::chrono::milliseconds drain_timeout{0};  // shutdown
   DestinationConfig timing;                    // timing: what every destination uses from now on

@@ -40,7 +40,8 @@ class PublishEvents {
   virtual void acknowledged(std::uint64_t id) = 0;
   virtual void failed(std::uint64_t id, std::string_view why) = 0;
   // The connection to the broker (or, for a group, to its members as a whole) is `state`;
-  // `error` is the reason when it went down (logged once and shown as last_error).
+  // `error` is the reason when it went down, shown as last_error. The publisher logs it (once
+  // per change: it knows what changed); the destination only shows it.
   virtual void connection(DestinationState state, std::string_view error) = 0;
   // Any thread: reports are waiting; the client thread will call Publisher::poll().
   virtual void wake() noexcept = 0;

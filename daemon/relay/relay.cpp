@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "group_change.hpp"
 #include "state_error.hpp"
 #include "stats_report.hpp"
 
@@ -287,6 +288,7 @@ DestinationSnapshot Relay::add_destination(const AddDestinationRequest& req, Dea
   if (ep.transport == Transport::udp) throw ApiError(ApiCode::invalid_argument, kDestinationKinds, "address");
   if (req.framing) set_framing(ep, *req.framing);
   refuse_own_address(ep);
+  if (req.replaces) return replace_destination(std::move(ep), *req.replaces, deadline);
   const std::string address = ep.str();
   const std::lock_guard lock(changes_mu_);
   DestinationSnapshot added;
@@ -324,6 +326,54 @@ void Relay::record_if_running(const std::string& address) {
     spdlog::error("destination {} (id {}) was added after its call timed out and is not recorded: {}", address, it->id,
                   e.what());
   }
+}
+
+namespace {
+
+// A hash@ group replaced by another: the share of keys that changes member, logged.
+void log_keys_moved(const std::string& old_address, const Endpoint& next) {
+  if (next.transport != Transport::group || next.group != GroupMode::hash || !old_address.starts_with("hash@")) return;
+  try {
+    const KeysMoved m = keys_moved(parse_endpoint(old_address, true), next);
+    spdlog::info("group {} -> {}: {:.1f} % of keys change member ({} of {} sampled keys; members {} -> {})",
+                 old_address, next.str(), 100.0 * static_cast<double>(m.moved) / static_cast<double>(m.sampled),
+                 m.moved, m.sampled, std::ranges::count(old_address, ',') + 1, next.members.size());
+  } catch (const EndpointError&) {  // the old address no longer resolves: nothing to compare
+  }
+}
+
+}  // namespace
+
+// AddDestination with `replaces`: the client thread swaps them in one step, then the state file
+// records the swap. A state file that cannot be written leaves the swap done (the old
+// destination's position is gone) and says so.
+DestinationSnapshot Relay::replace_destination(Endpoint ep, std::uint64_t old_id, Deadline deadline) {
+  const std::string address = ep.str();
+  const std::lock_guard lock(changes_mu_);
+  const auto all = with_origins(client_.snapshot());
+  const auto old = std::ranges::find_if(all, [&](const auto& d) { return d.id == old_id; });
+  if (old == all.end())
+    throw ApiError(ApiCode::not_found, "no destination with id " + std::to_string(old_id) + " to replace", "replaces");
+  const std::string old_address = old->address;
+  log_keys_moved(old_address, ep);
+  DestinationSnapshot added;
+  try {
+    added = client_.replace(std::move(ep), old_id, deadline);
+  } catch (const CommandError& e) {
+    throw api_error(e);
+  }
+  {
+    const std::lock_guard o(origins_mu_);
+    origins_.erase(old_id);
+  }
+  try {
+    commit(with_added(config_addresses_, with_removed(config_addresses_, state_, old_address), address));
+  } catch (const ApiError& e) {
+    spdlog::error("destination {} replaced {} but the swap is not recorded: {}", address, old_address, e.what());
+    throw;
+  }
+  set_origin(added.id, origin_of(address));
+  return with_origin(std::move(added));
 }
 
 // The state file first: once the removal is recorded a crash cannot bring the destination back,

@@ -66,6 +66,7 @@ class Relay final : public RelayApi {
   RelayInfo info() const override;
 
  private:
+  DestinationSnapshot replace_destination(Endpoint ep, std::uint64_t old_id, Deadline deadline);
   std::vector<ListenerSnapshot> listener_snapshots() const;
   void refuse_own_address(const Endpoint& dest) const;
   Endpoint resolve_destination(const std::string& address);

@@ -49,6 +49,7 @@ struct AddDestinationRequest {
   std::string address;             // "tcp@host:port" with optional "?framing=F"
   std::optional<Framing> framing;  // overrides the address's framing when set
   StartAt start = StartAt::tail;
+  std::optional<std::uint64_t> replaces = std::nullopt;  // a destination it takes over from, at its cursor
 };
 
 struct RemoveDestinationRequest {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 
 #include "accounting.hpp"
 #include "load_generator.hpp"
@@ -640,6 +641,67 @@ TEST_F(ControlE2eTest, EveryErrorPathHasItsExitCodeAndLeavesTheDaemonUnchanged) 
   EXPECT_EQ(second.count(), 1000u);
   expect_stats_add_up(1000);
   stop_relayd_and_check(1000);
+}
+
+}  // namespace
+}  // namespace relay::test
+
+namespace relay::test {
+namespace {
+
+std::string graphite_line(std::size_t i) {
+  return "relay.replace.metric" + std::to_string(i % 200) + " " + std::to_string(i) + " 1700000000";
+}
+
+std::string hash_group(const std::vector<const TcpSink*>& members) {
+  std::string out = "hash";
+  char sep = '@';
+  for (const auto* m : members) {
+    out.push_back(sep);
+    out.append("127.0.0.1:").append(std::to_string(m->port()));
+    sep = ',';
+  }
+  return out.append("?framing=line");
+}
+
+// A hash@ group gains a member through `dest add --replace`: the new group goes on from the old
+// one's cursor, so every message arrives; relayd logs the share of keys that moved (about 1/3
+// from two members to three), and the keys that stayed keep their member.
+TEST_F(ControlE2eTest, ReplacingAGroupWithMoreMembersLosesNothingAndMovesAThird) {
+  constexpr std::size_t kHalf = 3000;
+  TcpSink a(Framing::line), b(Framing::line), c(Framing::line);
+  start({hash_group({&a, &b})});
+  ASSERT_TRUE(a.wait_for_connections(1, 10s));
+  ASSERT_TRUE(b.wait_for_connections(1, 10s));
+  UdpSender sender(udp_port_);
+  std::vector<std::string> first, second;
+  for (std::size_t i = 0; i < kHalf; ++i) first.push_back(graphite_line(i));
+  for (std::size_t i = kHalf; i < 2 * kHalf; ++i) second.push_back(graphite_line(i));
+  const auto total = [&] { return a.count() + b.count() + c.count(); };
+  ASSERT_TRUE(sender.send_paced(first, total));
+
+  const RunResult r = ctl({"dest", "add", hash_group({&a, &b, &c}), "--replace", "1"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("added, replacing 1"), std::string::npos) << r.out;
+  const auto moved = relayd_->wait_for_line(
+      R"(([0-9.]+) % of keys change member \(\d+ of 100000 sampled keys; members 2 -> 3\))", 10s);
+  ASSERT_TRUE(moved) << relayd_->log_text();
+  const double share = std::stod(moved->substr(moved->find(": ") + 2));
+  EXPECT_GT(share, 30.0) << *moved;
+  EXPECT_LT(share, 37.0) << *moved;
+
+  ASSERT_TRUE(sender.send_paced(second, total));
+  ASSERT_TRUE(wait_until([&] { return total() >= 2 * kHalf; }, 20s)) << total() << " of " << 2 * kHalf;
+  const auto listed = json<pb::ListDestinationsResponse>({"dest", "ls"});
+  ASSERT_EQ(listed.destinations_size(), 1);
+  EXPECT_EQ(listed.destinations(0).address(), hash_group({&a, &b, &c}));
+  stop_relayd();
+  std::set<std::size_t> numbers;
+  for (const auto* s : {&a, &b, &c})
+    for (const auto& m : s->messages()) numbers.insert(std::stoul(m.substr(m.find(' ') + 1)));
+  EXPECT_EQ(numbers.size(), 2 * kHalf) << "messages lost across the replacement";
+  EXPECT_GT(c.count(), kHalf / 6) << "the new member got no share";
+  EXPECT_LT(c.count(), kHalf * 2 / 3);
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+#include "group_change.hpp"
+
+#include <string>
+#include <vector>
+
+#include "shard.hpp"
+
+namespace relay {
+
+namespace {
+
+std::vector<std::string> member_addresses(const Endpoint& group) {
+  std::vector<std::string> out;
+  for (const auto& m : group.members) out.push_back(m.peer());
+  return out;
+}
+
+}  // namespace
+
+KeysMoved keys_moved(const Endpoint& from, const Endpoint& to, std::size_t samples) {
+  const auto before = member_addresses(from);
+  const auto after = member_addresses(to);
+  KeysMoved out;
+  if (before.empty() || after.empty()) return out;
+  for (std::size_t i = 0; i < samples; ++i) {
+    const std::uint64_t h = key_hash("relay.key." + std::to_string(i));
+    const auto& was = before[jump_bucket(h, static_cast<std::uint32_t>(before.size()))];
+    const auto& now = after[jump_bucket(h, static_cast<std::uint32_t>(after.size()))];
+    out.moved += was != now ? 1 : 0;
+  }
+  out.sampled = samples;
+  return out;
+}
+
+}  // namespace relay
