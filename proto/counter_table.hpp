@@ -42,4 +42,5 @@
     "messages written but not acknowledged when a connection broke, sent again (possible duplicates)")    \
   X(publish_failures, "messages",                                                                         \
     "messages a broker or group member reported as not stored (or never answered for), sent again")       \
-  X(rerouted, "messages", "group: messages sent to another member because theirs was down")
+  X(rerouted, "messages", "group: messages sent to another member because theirs was down")               \
+  X(dropped_rejected, "messages", "messages a broker refused for good (too large, invalid): not sent again")

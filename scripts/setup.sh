@@ -12,6 +12,8 @@ packages=(
   libsystemd-dev help2man dpkg-dev systemd
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-grpc-tools
+  librdkafka-dev
+  libnats-dev nats-server
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -260,6 +260,8 @@ void GroupPublisher::show_state() {
 
 }  // namespace
 
+void check_group_publisher(const Endpoint& endpoint) { parse_options(endpoint); }
+
 std::unique_ptr<Publisher> make_group_publisher(const Endpoint& endpoint) {
   return std::make_unique<GroupPublisher>(endpoint, parse_options(endpoint));
 }

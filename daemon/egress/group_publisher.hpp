@@ -31,5 +31,7 @@ namespace relay {
 
 // Throws EndpointError for an option the group does not take.
 std::unique_ptr<Publisher> make_group_publisher(const Endpoint& endpoint);
+// The options checked as make_group_publisher checks them, building nothing.
+void check_group_publisher(const Endpoint& endpoint);
 
 }  // namespace relay

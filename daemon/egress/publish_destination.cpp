@@ -128,6 +128,17 @@ void PublishDestination::failed(std::uint64_t id, std::string_view why) {
   failing_ = true;
 }
 
+void PublishDestination::rejected(std::uint64_t id, std::string_view why) {
+  if (!in_flight(id) || report(id) != Report::none) return;
+  report(id) = Report::rejected;
+  ++reported_;
+  if (reject_log_.allow(steady_ns()))
+    spdlog::warn("destination {}: message {} refused for good ({}): dropped, counted as dropped_rejected{}",
+                 shared_->endpoint.str(), id, printable(why),
+                 reject_log_.suppressed() ? fmt::format(" ({} more such lines held back)", reject_log_.suppressed())
+                                          : std::string{});
+}
+
 void PublishDestination::connection(DestinationState state, std::string_view error) {
   if (!error.empty()) set_error(error);
   if (!draining_) shared_->state.set(state);
@@ -138,15 +149,20 @@ void PublishDestination::set_error(std::string_view why) {
   shared_->last_error.store(std::make_shared<const std::string>(why), std::memory_order_release);
 }
 
-// Past the unbroken run of acknowledged messages at acked_.
+// Past the unbroken run of acknowledged (or rejected) messages at acked_.
 void PublishDestination::advance_acked() {
-  std::uint64_t passed = 0;
-  for (std::uint64_t id = acked_.id(); id < cursor_.id() && report(id) == Report::acknowledged; ++id, ++passed)
+  std::uint64_t passed = 0, dropped = 0;
+  for (std::uint64_t id = acked_.id(); id < cursor_.id(); ++id, ++passed) {
+    const Report r = report(id);
+    if (r != Report::acknowledged && r != Report::rejected) break;
+    dropped += r == Report::rejected ? 1 : 0;
     report(id) = Report::none;
+  }
   if (passed == 0) return;
   reported_ -= passed;
   acked_.walk_to(acked_.id() + passed);
-  shared_->counters.sent_messages.add(passed);
+  shared_->counters.sent_messages.add(passed - dropped);
+  shared_->counters.dropped_rejected.add(dropped);
   refresh_gauges();
 }
 

@@ -19,6 +19,8 @@
 // When the queue budget's floor overtakes acked_, the messages it passes are counted as
 // dropped_lagging (even those in flight: nobody knows yet whether they arrive) and late
 // reports for them are ignored. A removal counts what is not acknowledged as dropped_removed.
+// A message the broker refuses for good is passed like an acknowledged one but counted as
+// dropped_rejected (and logged), so it cannot hold up the stream.
 //
 // Thread: client thread only.
 #pragma once
@@ -57,11 +59,12 @@ class PublishDestination final : public Destination, private PublishEvents {
   void refresh_gauges() override;
 
  private:
-  enum class Report : std::uint8_t { none, acknowledged, failed };
+  enum class Report : std::uint8_t { none, acknowledged, failed, rejected };
 
   // PublishEvents
   void acknowledged(std::uint64_t id) override;
   void failed(std::uint64_t id, std::string_view why) override;
+  void rejected(std::uint64_t id, std::string_view why) override;
   void connection(DestinationState state, std::string_view error) override;
   void wake() noexcept override { ev_async_send(loop_, &wake_); }
 
@@ -90,6 +93,7 @@ class PublishDestination final : public Destination, private PublishEvents {
   bool draining_ = false;
   int backoff_step_ = 0;  // failures in a row
   LogLimiter failure_log_;
+  LogLimiter reject_log_;
   ev_async wake_{};
   ev_timer retry_{};
 };

@@ -7,8 +7,10 @@
 //    when the publisher cannot take more now (the destination tries again after the next
 //    completion, wake-up or tick).
 //  - Every message publish() took is reported exactly once, through PublishEvents, as
-//    acknowledged (stored by the broker, acknowledged by the peer) or failed (not stored, or
-//    not known to be: the destination sends it again). In any order, but never from inside
+//    acknowledged (stored by the broker, acknowledged by the peer), failed (not stored, or not
+//    known to be: the destination sends it again) or rejected (refused for good: dropped,
+//    counted). A message the library refuses outright is taken and reported rejected too, so
+//    one bad message never holds up the stream. In any order, but never from inside
 //    publish() itself, and always eventually: a publisher times out what its library never
 //    answers.
 //  - Reports reach PublishEvents on the client thread only: from poll(), or from the
@@ -39,6 +41,9 @@ class PublishEvents {
  public:
   virtual void acknowledged(std::uint64_t id) = 0;
   virtual void failed(std::uint64_t id, std::string_view why) = 0;
+  // Refused for good (larger than the broker takes, invalid): sending it again cannot help, so
+  // it is passed and counted as dropped_rejected rather than resent forever.
+  virtual void rejected(std::uint64_t id, std::string_view why) = 0;
   // The connection to the broker (or, for a group, to its members as a whole) is `state`;
   // `error` is the reason when it went down, shown as last_error. The publisher logs it (once
   // per change: it knows what changed); the destination only shows it.
@@ -69,5 +74,8 @@ class Publisher {
 // EndpointError for an option the publisher does not take, std::runtime_error when its library
 // refuses the configuration.
 std::unique_ptr<Publisher> make_publisher(const Endpoint& endpoint);
+// Checks the options as make_publisher does, building nothing (no library handle, no thread, no
+// connection): for start-up and --check-config. Throws EndpointError.
+void check_publisher(const Endpoint& endpoint);
 
 }  // namespace relay

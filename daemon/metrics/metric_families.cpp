@@ -47,6 +47,7 @@ constexpr Grouped kListenerGroups[] = {
 constexpr Grouped kDestinationGroups[] = {
     {"dropped_lagging", "dropped_messages", "lagging", "messages the destination never got"},
     {"dropped_removed", "dropped_messages", "removed", "messages the destination never got"},
+    {"dropped_rejected", "dropped_messages", "rejected", "messages the destination never got"},
     {"resent_partial", "resent_partial_messages", "", ""},  // its unit in the name, as Prometheus asks
     {"resent_unacked", "resent_unacked_messages", "", ""},
     {"publish_failures", "publish_failures_messages", "", ""},

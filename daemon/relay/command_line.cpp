@@ -351,7 +351,7 @@ std::vector<Endpoint> parse_addresses(const std::vector<Address>& list, bool des
       if (destinations && ep.transport == Transport::udp)
         throw EndpointError(fmt::format("destination \"{}\": {}", a.text, kDestinationKinds));
       // A publisher's options are checked now too: a bad one is a usage error at start-up.
-      if (destinations && ep.transport != Transport::tcp) make_publisher(ep);
+      if (destinations) check_publisher(ep);
       // A TLS peer's files (CA, certificate, key) are read and checked now, so a bad one is a
       // usage error before anything binds, like a bad address.
       if (ep.tls && destinations) TlsContext::build(ep);

@@ -16,7 +16,10 @@ ListenerTerms listener_terms(const StatsRecord& l) {
 }
 
 DestinationTerms destination_terms(const StatsRecord& d) {
-  return {.sent = d.u("sent_messages"), .lagging = d.u("dropped_lagging"), .removed = d.u("dropped_removed")};
+  return {.sent = d.u("sent_messages"),
+          .lagging = d.u("dropped_lagging"),
+          .removed = d.u("dropped_removed"),
+          .rejected = d.u("dropped_rejected")};
 }
 
 }  // namespace
@@ -30,10 +33,11 @@ void expect_listener_adds_up(const std::string& subject, const ListenerTerms& t,
 }
 
 void expect_destination_adds_up(const std::string& subject, const DestinationTerms& t, std::uint64_t offered) {
-  const std::uint64_t accounted = t.sent + t.lagging + t.removed + t.lag;
+  const std::uint64_t accounted = t.sent + t.lagging + t.removed + t.rejected + t.lag;
   EXPECT_EQ(accounted, offered) << "destination " << subject << ": sent " << t.sent << " + dropped_lagging "
-                                << t.lagging << " + dropped_removed " << t.removed << " + lag " << t.lag
-                                << " != " << offered << " messages offered to it since it joined";
+                                << t.lagging << " + dropped_removed " << t.removed << " + dropped_rejected "
+                                << t.rejected << " + lag " << t.lag << " != " << offered
+                                << " messages offered to it since it joined";
 }
 
 void expect_exit_report_adds_up(const RelayStats& stats, const PortCounts& sent, const PortCounts& joined_at,

@@ -29,13 +29,13 @@ struct ListenerTerms {
 };
 // The terms of one destination's law; lag is 0 in an exit report (the drain counted it).
 struct DestinationTerms {
-  std::uint64_t sent = 0, lagging = 0, removed = 0, lag = 0;
+  std::uint64_t sent = 0, lagging = 0, removed = 0, rejected = 0, lag = 0;
 };
 
 // messages sent = received + dropped_empty + dropped_oversized + dropped_queue_full + kernel_drops
 //                 + dropped_partial_frames   (kernel_drops is UDP's, dropped_partial_frames TCP's)
 void expect_listener_adds_up(const std::string& subject, const ListenerTerms& t, std::uint64_t sent);
-// tail - joined_at = sent + dropped_lagging + dropped_removed + lag
+// tail - joined_at = sent + dropped_lagging + dropped_removed + dropped_rejected + lag
 void expect_destination_adds_up(const std::string& subject, const DestinationTerms& t, std::uint64_t offered);
 
 // Records a test failure (naming the subject and every term) for each law that does not hold:

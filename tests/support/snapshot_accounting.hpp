@@ -24,7 +24,7 @@ inline ListenerTerms listener_terms(const relay::v1::ListenerCounters& c) {
 
 // For every listener named in `sent`, and every destination (joined_at as for the exit report):
 //   the listener law;  tail = the sum of received_messages = `received` (the listeners summed);
-//   tail - joined_at = sent + dropped_lagging + dropped_removed + lag_messages;
+//   tail - joined_at = sent + dropped_lagging + dropped_removed + dropped_rejected + lag_messages;
 //   lag_messages = tail - cursor.
 inline void expect_snapshot_adds_up(const relay::v1::Stats& s, const PortCounts& sent,
                                     const PortCounts& joined_at = {}) {
@@ -50,6 +50,7 @@ inline void expect_snapshot_adds_up(const relay::v1::Stats& s, const PortCounts&
                                {.sent = c.sent_messages(),
                                 .lagging = c.dropped_lagging(),
                                 .removed = c.dropped_removed(),
+                                .rejected = c.dropped_rejected(),
                                 .lag = d.lag_messages()},
                                tail - from);
   }
