@@ -2,12 +2,13 @@
 """relayd into Kafka (librdkafka's mock cluster) next to relayd into TCP, measured.
 
     tests/bench/kafka_bench.py [BUILD_DIR=build/release] [--rates 50000,100000,200000] [--seconds 4]
-                               [--options key=field] [--brokers 3 --partitions 6 --replication 3]
+                               [--options key=field] [--brokers 3 --partitions 6 --replication 3] [--group N]
 
 For each offered rate (graphite lines of 64 B from relay_gen), one relayd with one destination:
 first tcp@ into relay_sink, then kafka@ into kafka_mock_broker (a 3-broker mock cluster, a topic of
 6 partitions with replication 3, the producer idempotent with acks=all as relayd always sets it).
-Prints what relayd received, what the destination stored (the sink's count; the topic's high
+With --group N, a third destination: a hash@ group (key=field) of N relay_sinks. Prints what
+relayd received, what the destination stored (the sink's count; the topic's high
 watermarks, i.e. what the brokers acknowledged), the delivered rate (stored over the time from the
 first send to the last store) and relayd's CPU (utime+stime from /proc/PID/stat) per stored
 message. librdkafka's threads are relayd's, so their CPU is counted; the mock brokers' is not (they
@@ -24,6 +25,7 @@ ap.add_argument("--options", default="key=field")
 ap.add_argument("--brokers", type=int, default=3)
 ap.add_argument("--partitions", type=int, default=6)
 ap.add_argument("--replication", type=int, default=3)
+ap.add_argument("--group", type=int, default=0, help="also a hash@ group of N relay_sinks (key=field)")
 a = ap.parse_args()
 B = a.build
 TICK = os.sysconf("SC_CLK_TCK")
@@ -75,22 +77,29 @@ def settle(count, want, timeout=60):
         if n != last: last, t_last = n, time.monotonic()
     return last, t_last
 
-def run_tcp(rate):
-    sink = subprocess.Popen([B + "/tests/bench/relay_sink", "--port", "0", "--format", "graphite"],
-                            stdout=subprocess.PIPE, text=True)
-    sp = json.loads(sink.stdout.readline())["port"]
-    port = free_port(); r = Relayd(port, f"tcp@127.0.0.1:{sp}")
-    def count():
+def run_sinks(rate, n):
+    """One tcp@ relay_sink (n == 0), or a hash@ group of n of them; counts what the sinks received."""
+    sinks = [subprocess.Popen([B + "/tests/bench/relay_sink", "--port", "0", "--format", "graphite"],
+                              stdout=subprocess.PIPE, text=True) for _ in range(max(1, n))]
+    ports = [json.loads(s.stdout.readline())["port"] for s in sinks]
+    dest = f"tcp@127.0.0.1:{ports[0]}" if n == 0 else "hash@" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    port = free_port(); r = Relayd(port, dest)
+    def peek(sink):
         sink.send_signal(signal.SIGUSR2)
         while True:
             d = json.loads(sink.stdout.readline())
             if d.get("peek"): return d["received"]
+    count = lambda: sum(peek(s) for s in sinks)
     c0, t0 = cpu_seconds(r.p.pid), time.monotonic()
     sent = generate(port, rate)
     got, t1 = settle(count, sent)
     c1 = cpu_seconds(r.p.pid)
-    stats = r.stop(); sink.send_signal(signal.SIGTERM); sink.communicate()
+    stats = r.stop()
+    for s in sinks: s.send_signal(signal.SIGTERM); s.communicate()
     return sent, stats, got, t1 - t0, c1 - c0
+
+def run_tcp(rate): return run_sinks(rate, 0)
+def run_group(rate): return run_sinks(rate, a.group)
 
 def run_kafka(rate):
     mb = subprocess.Popen([B + "/tests/bench/kafka_mock_broker", "--brokers", str(a.brokers), "--partitions",
@@ -114,7 +123,8 @@ print(f"# {os.cpu_count()} CPUs; {a.seconds:g} s per run; graphite lines of 64 B
 print(f"{'destination':<12}{'offered/s':>10}{'sent':>10}{'received':>10}{'stored':>10}{'stored/s':>10}"
       f"{'cpu_s':>8}{'us/msg':>8}  counters")
 for rate in [int(x) for x in a.rates.split(",")]:
-    for name, run in (("tcp", run_tcp), ("kafka", run_kafka)):
+    runs = [("tcp", run_tcp), ("kafka", run_kafka)] + ([(f"hash@x{a.group}", run_group)] if a.group else [])
+    for name, run in runs:
         sent, st, got, secs, cpu = run(rate)
         counters = " ".join(f"{k}={st.get(k, '?')}" for k in ("sent_messages", "publish_failures", "resent_unacked",
                                                              "dropped_lagging"))
