@@ -49,6 +49,10 @@ class NatsBridge {
   // sees the bump also sees the commit or stop that preceded it (see nats_session.cpp).
   std::atomic<std::uint32_t> work{0};
   std::atomic<bool> stopping{false};  // release/acquire: the same pairing as `work`
+  // The publisher saw no report for timeout_ms with messages in flight: the session takes every
+  // message libnats still waits on off its pending list and reports them failed. Release/acquire:
+  // the same pairing as `work`.
+  std::atomic<bool> expire{false};
   // Set by libnats's closed callback, the last connection callback there is; seq_cst with
   // `callers` below (see closed_and_quiet).
   std::atomic<bool> closed_seen{false};

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "clock.hpp"
 #include "nats_bridge.hpp"
 #include "nats_session.hpp"
 #include "nats_settings.hpp"
@@ -49,6 +50,7 @@ class NatsPublisher final : public Publisher {
     run_started_ = true;
     run_next_ = id + 1;
     bridge_->outbox.commit();
+    if (in_flight_ == 0) last_progress_ns_ = steady_ns();  // the wait for an answer starts now
     ++in_flight_;
     bridge_->bump_work();
     return true;
@@ -56,13 +58,31 @@ class NatsPublisher final : public Publisher {
 
   void poll() override {
     bridge_->reports.take_all([this](std::shared_ptr<NatsReport> r) { apply(*r); });
+    expire_if_stalled();
   }
 
   std::size_t max_in_flight() const noexcept override { return settings_.max_in_flight; }
 
  private:
+  // Nothing answered for timeout_ms while messages are in flight (a dead node, an election, a
+  // lost acknowledgement): the session fails whatever libnats still waits on. Measured here, not
+  // by libnats's per-message MaxWait timer: that timer's handler could free a message that
+  // js_PublishMsgAsync was still writing (3.4.1 registers it before it writes it), whereas the
+  // session takes the pending list on its own thread, between two publishes.
+  void expire_if_stalled() {
+    if (in_flight_ == 0) return;
+    const std::int64_t now = steady_ns();
+    if (now - last_progress_ns_ < settings_.ack_timeout_ms * 1'000'000) return;
+    last_progress_ns_ = now;                                 // one request per timeout
+    bridge_->expire.store(true, std::memory_order_release);  // release: pairs with the session's acquire
+    bridge_->bump_work();
+  }
+
   void apply(const NatsReport& r) {
     auto& c = shared_->counters;
+    const bool about_a_message = r.kind == NatsReport::Kind::acknowledged || r.kind == NatsReport::Kind::failed ||
+                                 r.kind == NatsReport::Kind::rejected;
+    if (about_a_message) last_progress_ns_ = steady_ns();
     switch (r.kind) {
       case NatsReport::Kind::acknowledged:
         --in_flight_;
@@ -107,7 +127,8 @@ class NatsPublisher final : public Publisher {
   std::thread session_;
   PublishEvents* events_ = nullptr;
   DestinationShared* shared_ = nullptr;
-  std::size_t in_flight_ = 0;  // taken, not yet reported
+  std::size_t in_flight_ = 0;          // taken, not yet reported
+  std::int64_t last_progress_ns_ = 0;  // the last report, or the first message taken after none in flight
   bool run_started_ = false;
   std::optional<std::uint64_t> last_rejected_;  // the newest id refused for good
   std::uint64_t run_first_ = 0;                 // first id of the current unbroken run of ids

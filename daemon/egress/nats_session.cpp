@@ -171,6 +171,7 @@ class Session {
       // acquire: a bump we see makes the commit (or stop) before it visible.
       const std::uint32_t seen = bridge_->work.load(std::memory_order_acquire);
       if (stopping() || bridge_->closed_seen.load(std::memory_order_seq_cst)) return;
+      if (bridge_->expire.exchange(false, std::memory_order_acquire)) expire_pending();  // acquire: see NatsBridge
       bool any = false;
       while (NatsOutgoing* m = bridge_->outbox.front()) {
         publish_one(*m);
@@ -186,7 +187,8 @@ class Session {
     const std::string previous = m.expect_previous ? message_id(s_.msg_id_prefix, m.id - 1) : std::string();
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    po.MaxWait = s_.ack_timeout_ms;  // libnats answers for the server that does not, after this long
+    // No MaxWait: the publisher measures the timeout and asks for expire_pending() (why: see
+    // NatsPublisher::expire_if_stalled).
     po.MsgId = msg_id.c_str();
     if (m.expect_previous) po.ExpectLastMsgId = previous.c_str();
     natsMsg* msg = nullptr;
@@ -197,6 +199,22 @@ class Session {
       bridge_->report({st == NATS_MAX_PAYLOAD ? NatsReport::Kind::rejected : NatsReport::Kind::failed, m.id,
                        "publish: " + last_error(st)});
     natsMsg_Destroy(msg);  // null when the library took it
+  }
+
+  // Every message libnats still waits on an acknowledgement for, failed. Taking them off the
+  // pending list means a late acknowledgement finds nothing: each is reported once. On this
+  // thread, between publishes, so none of them is being written.
+  void expire_pending() {
+    if (js_ == nullptr) return;
+    natsMsgList pending{};
+    if (js_PublishAsyncGetPendingList(&pending, js_) != NATS_OK) return;  // NATS_NOT_FOUND: none
+    const std::string why = fmt::format("no acknowledgement within {} ms", s_.ack_timeout_ms);
+    for (int i = 0; i < pending.Count; ++i) {
+      std::uint64_t id = 0;
+      if (pending.Msgs[i] != nullptr && id_of(pending.Msgs[i], id))
+        bridge_->report({NatsReport::Kind::failed, id, why});
+    }
+    natsMsgList_Destroy(&pending);
   }
 
   // Stops every callback that could still reach the bridge, then frees the library's objects.

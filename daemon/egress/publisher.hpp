@@ -63,7 +63,8 @@ class Publisher {
   virtual void start(struct ev_loop* loop, PublishEvents& events, DestinationShared& shared) = 0;
   // Hands message `id` over. False: nothing taken, try again later.
   virtual bool publish(std::uint64_t id, std::span<const std::byte> payload) = 0;
-  // Reports what completed since the last call.
+  // Reports what completed since the last call. Called after every wake() and on the client
+  // thread's tick (every 100 ms), so a publisher may measure its timeouts here.
   virtual void poll() = 0;
   // The most messages worth having in flight at once (the destination's window).
   virtual std::size_t max_in_flight() const noexcept = 0;

@@ -101,9 +101,16 @@ class NatsPublisherTest : public ::testing::Test {
   template <typename Pred>
   bool run_until(Pred done, std::chrono::milliseconds timeout) {
     const auto deadline = test::Clock::now() + test::scaled(timeout);
-    ev_timer tick;  // bounds each loop iteration, so the deadline is checked
+    // Bounds each loop iteration, so the deadline is checked, and polls every publisher as the
+    // client thread's tick does (a publisher measures its acknowledgement timeout there).
+    ev_timer tick;
     ev_timer_init(
-        &tick, [](struct ev_loop*, ev_timer*, int) {}, 0.01, 0.01);
+        &tick,
+        [](struct ev_loop*, ev_timer* w, int) {
+          for (const auto& p : static_cast<NatsPublisherTest*>(w->data)->publishers_) p->poll();
+        },
+        0.01, 0.01);
+    tick.data = this;
     ev_timer_start(loop_, &tick);
     bool ok = done();  // once per iteration: `done` may act (publish) as well as test
     while (!ok && test::Clock::now() < deadline) {
