@@ -75,7 +75,7 @@ Row row_of(const pb::Stats& s) {
               in.dropped_partial_frames();
   for (const auto& d : s.destinations()) {
     r.sent += d.counters().sent_messages();
-    r.dropped += d.counters().dropped_lagging() + d.counters().dropped_removed();
+    r.dropped += d.counters().dropped_lagging() + d.counters().dropped_removed() + d.counters().dropped_rejected();
     r.lag_max = std::max<std::uint64_t>(r.lag_max, d.lag_messages());
     ++r.destinations;
   }

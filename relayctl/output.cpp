@@ -250,6 +250,7 @@ void print_reload(std::ostream& out, const relay::v1::ReloadResponse& r) {
   };
   lines(r.removed(), "removed ");
   lines(r.added(), "added ");
+  lines(r.replaced(), "replaced ");
   lines(r.listeners_removed(), "removed listener ");
   lines(r.listeners_added(), "added listener ");
   lines(r.applied(), "applied ");

@@ -264,6 +264,7 @@ grpc::Status ControlService::Reload(grpc::ServerContext* ctx, const pb::ReloadRe
         const ReloadPlan& p = r.outcome.plan;
         for (const auto& a : p.remove) resp->add_removed(a);
         for (const auto& a : p.add) resp->add_added(a);
+        for (const auto& swap : p.replace) resp->add_replaced(swap.from + " -> " + swap.to);
         for (const auto& a : p.applied) resp->add_applied(a);
         for (const auto& a : p.restart) resp->add_restart_required(a);
         for (const auto& a : r.outcome.failed) resp->add_failed(a);

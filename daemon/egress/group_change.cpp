@@ -1,5 +1,8 @@
 #include "group_change.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,17 @@ std::vector<std::string> member_addresses(const Endpoint& group) {
 }
 
 }  // namespace
+
+void log_keys_moved(const std::string& from_address, const Endpoint& to) {
+  if (to.transport != Transport::group || to.group != GroupMode::hash || !from_address.starts_with("hash@")) return;
+  try {
+    const KeysMoved m = keys_moved(parse_endpoint(from_address, true), to);
+    spdlog::info("group {} -> {}: {:.1f} % of keys change member ({} of {} sampled keys; members {} -> {})",
+                 from_address, to.str(), 100.0 * static_cast<double>(m.moved) / static_cast<double>(m.sampled), m.moved,
+                 m.sampled, std::ranges::count(from_address, ',') + 1, to.members.size());
+  } catch (const EndpointError&) {  // the old address no longer resolves: nothing to compare
+  }
+}
 
 KeysMoved keys_moved(const Endpoint& from, const Endpoint& to, std::size_t samples) {
   const auto before = member_addresses(from);

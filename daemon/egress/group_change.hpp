@@ -21,4 +21,8 @@ struct KeysMoved {
 // up. Both endpoints must be hash@ groups.
 KeysMoved keys_moved(const Endpoint& from, const Endpoint& to, std::size_t samples = 100'000);
 
+// When `from_address` and `to` are both hash@ groups, logs the share of keys that change member
+// (one info line); else nothing.
+void log_keys_moved(const std::string& from_address, const Endpoint& to);
+
 }  // namespace relay

@@ -328,22 +328,6 @@ void Relay::record_if_running(const std::string& address) {
   }
 }
 
-namespace {
-
-// A hash@ group replaced by another: the share of keys that changes member, logged.
-void log_keys_moved(const std::string& old_address, const Endpoint& next) {
-  if (next.transport != Transport::group || next.group != GroupMode::hash || !old_address.starts_with("hash@")) return;
-  try {
-    const KeysMoved m = keys_moved(parse_endpoint(old_address, true), next);
-    spdlog::info("group {} -> {}: {:.1f} % of keys change member ({} of {} sampled keys; members {} -> {})",
-                 old_address, next.str(), 100.0 * static_cast<double>(m.moved) / static_cast<double>(m.sampled),
-                 m.moved, m.sampled, std::ranges::count(old_address, ',') + 1, next.members.size());
-  } catch (const EndpointError&) {  // the old address no longer resolves: nothing to compare
-  }
-}
-
-}  // namespace
-
 // AddDestination with `replaces`: the client thread swaps them in one step, then the state file
 // records the swap. A state file that cannot be written leaves the swap done (the old
 // destination's position is gone) and says so.

@@ -81,6 +81,7 @@ class Relay final : public RelayApi {
   std::vector<DestinationSnapshot> with_origins(std::vector<DestinationSnapshot> all) const;
   void reload_remove(const std::string& address, ReloadOutcome& out);
   void reload_add(const Config& next, const std::string& address, ReloadOutcome& out);
+  void reload_replace(const Config& next, const ReloadPlan::Replacement& r, ReloadOutcome& out);
   void reload_listeners(const Config& next, ReloadOutcome& out);
   void reload_timing(const Config& next, ReloadOutcome& out);
   // A running destination that a TCP listener at `listener` would receive from (a loop).

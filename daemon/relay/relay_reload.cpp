@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "group_change.hpp"
 #include "relay.hpp"
 
 namespace relay {
@@ -30,6 +31,7 @@ ReloadOutcome Relay::reload(const Config& next) {
   out.plan = plan_reload(cfg_, addresses(effective_destinations(config_addresses_, state_)), next,
                          addresses(effective_destinations(next_config, next_state)));
   cfg_.drain_timeout = next.drain_timeout;  // first: the removals below drain by the new rule
+  for (const auto& r : out.plan.replace) reload_replace(next, r, out);
   for (const auto& address : out.plan.remove) reload_remove(address, out);
   for (const auto& address : out.plan.add) reload_add(next, address, out);
   reload_listeners(next, out);
@@ -140,6 +142,31 @@ void Relay::reload_remove(const std::string& address, ReloadOutcome& out) {
     origins_.erase(it->id);
   } catch (const CommandError& e) {
     out.failed.push_back(fmt::format("remove {}: {}", address, e.what()));
+  }
+}
+
+// A changed group: the new one at the old one's cursor (AddDestination's `replaces`).
+void Relay::reload_replace(const Config& next, const ReloadPlan::Replacement& r, ReloadOutcome& out) {
+  const auto all = client_.snapshot();
+  const auto old = std::ranges::find_if(all, [&](const auto& d) { return d.address == r.from; });
+  const auto ep = std::ranges::find_if(next.destinations, [&](const Endpoint& e) { return e.str() == r.to; });
+  if (old == all.end() || ep == next.destinations.end()) return reload_add(next, r.to, out);
+  try {
+    refuse_own_address(*ep);
+    log_keys_moved(r.from, *ep);
+    const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const DestinationSnapshot added = client_.replace(*ep, old->id, deadline);
+    {
+      const std::lock_guard o(origins_mu_);
+      origins_.erase(old->id);
+    }
+    set_origin(added.id, Origin::config);
+    spdlog::info("reload: destination {} (id {}) replaced by {} (id {}) at message {}", r.from, old->id, added.address,
+                 added.id, added.cursor);
+  } catch (const ApiError& e) {
+    out.failed.push_back(fmt::format("replace {} with {}: {}", r.from, r.to, e.what()));
+  } catch (const CommandError& e) {
+    out.failed.push_back(fmt::format("replace {} with {}: {}", r.from, r.to, e.what()));
   }
 }
 

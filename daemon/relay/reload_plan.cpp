@@ -51,6 +51,43 @@ void compare_restart_settings(const Config& a, const Config& b, std::vector<std:
   differ(a.state_dir != b.state_dir, "state.dir");
 }
 
+// "hash@A,B?o" -> {"hash", {"A", "B"}}; an address that is not a group has no members.
+std::pair<std::string, std::vector<std::string>> group_members(const std::string& address) {
+  const std::string scheme = address.substr(0, address.find('@'));
+  if (scheme != "hash" && scheme != "any" && scheme != "failover") return {};
+  std::vector<std::string> members;
+  const std::string list = address.substr(scheme.size() + 1, address.find('?') - scheme.size() - 1);
+  for (std::size_t at = 0; at <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', at), list.size());
+    members.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return {scheme, members};
+}
+
+// Each added group takes over from the removed group of its kind it shares the most members with.
+void pair_groups(ReloadPlan& plan) {
+  for (auto added = plan.add.begin(); added != plan.add.end();) {
+    const auto [scheme, members] = group_members(*added);
+    auto best = plan.remove.end();
+    std::size_t best_shared = 0;
+    for (auto removed = plan.remove.begin(); removed != plan.remove.end(); ++removed) {
+      const auto [kind, old_members] = group_members(*removed);
+      if (scheme.empty() || kind != scheme) continue;
+      const auto shared = static_cast<std::size_t>(
+          std::ranges::count_if(members, [&](const auto& m) { return std::ranges::count(old_members, m) > 0; }));
+      if (shared > best_shared) best = removed, best_shared = shared;
+    }
+    if (best == plan.remove.end()) {
+      ++added;
+      continue;
+    }
+    plan.replace.push_back({*best, *added});
+    plan.remove.erase(best);
+    added = plan.add.erase(added);
+  }
+}
+
 }  // namespace
 
 ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>& running, const Config& next_cfg,
@@ -64,6 +101,7 @@ ReloadPlan plan_reload(const Config& running_cfg, const std::vector<std::string>
     const std::string* r = same_peer(running, n);
     if (r == nullptr || *r != n) plan.add.push_back(n);
   }
+  pair_groups(plan);
   const std::vector<std::string> listening = texts(running_cfg.listen), listen = texts(next_cfg.listen);
   for (const auto& l : listening) {
     if (std::ranges::count(listen, l) == 0) plan.remove_listeners.push_back(l);

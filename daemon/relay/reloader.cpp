@@ -48,9 +48,9 @@ void Reloader::log(const ReloadReport& r) const {
   if (p.changes_nothing() && r.outcome.failed.empty())
     spdlog::info("reload: {}: no change to apply", config_file_);
   else
-    spdlog::info("reload: {}: {} destination(s) removed, {} added; {} listener(s) removed, {} added{}{}", config_file_,
-                 p.remove.size(), p.add.size(), r.outcome.listeners_removed.size(), r.outcome.listeners_added.size(),
-                 p.applied.empty() ? "" : "; ", fmt::join(p.applied, ", "));
+    spdlog::info("reload: {}: {} destination(s) removed, {} added, {} replaced; {} listener(s) removed, {} added{}{}",
+                 config_file_, p.remove.size(), p.add.size(), p.replace.size(), r.outcome.listeners_removed.size(),
+                 r.outcome.listeners_added.size(), p.applied.empty() ? "" : "; ", fmt::join(p.applied, ", "));
   for (const auto& f : r.outcome.failed) spdlog::error("reload: failed: {}", f);
   if (!p.restart.empty())
     spdlog::warn("reload: changed in {} but not applied until a restart: {}", config_file_, fmt::join(p.restart, ", "));

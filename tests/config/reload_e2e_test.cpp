@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -89,8 +90,10 @@ TEST_F(ReloadE2eTest, AddedDestinationsStartRemovedOnesAreDrainedAndTheLogLevelC
 
   write_config(config_with({&a, &c}, "[queue]\nmax_bytes = \"64MiB\"") + "level = \"debug\"\n");
   const std::string line = reload();
-  EXPECT_NE(line.find("1 destination(s) removed, 1 added; 0 listener(s) removed, 0 added; log.level: info -> debug"),
-            std::string::npos)
+  EXPECT_NE(
+      line.find(
+          "1 destination(s) removed, 1 added, 0 replaced; 0 listener(s) removed, 0 added; log.level: info -> debug"),
+      std::string::npos)
       << relayd_->log_text();
   EXPECT_TRUE(relayd_->wait_for_line("not applied until a restart: queue.max_bytes", 5s)) << relayd_->log_text();
   ASSERT_TRUE(c.wait_for_connections(1, 10s));
@@ -125,6 +128,43 @@ TEST_F(ReloadE2eTest, AFileWithAnyFaultIsRejectedWholeAndTheRunningConfiguration
   ASSERT_TRUE(d.wait_for_connections(1, 10s));
   relayd_->signal(SIGTERM);
   EXPECT_EQ(relayd_->wait_exit(20s), 0);
+}
+
+// A group's members changed in the file: the new group takes over at the old one's cursor, so
+// every message sent before and after the reload reaches a member; the new member gets a share.
+TEST_F(ReloadE2eTest, AGroupGainingAMemberTakesOverWithoutLoss) {
+  constexpr std::size_t kHalf = 2000;
+  TcpSink a(Framing::line), b(Framing::line), c(Framing::line);
+  const auto group_config = [](const std::vector<const TcpSink*>& members) {
+    std::string list;
+    for (const auto* m : members) list += fmt::format("{}127.0.0.1:{}", list.empty() ? "" : ",", m->port());
+    return fmt::format(
+        "listeners = [\"udp@127.0.0.1:0\"]\n[[destination]]\naddress = \"hash@{}?framing=line\"\n[control]\n"
+        "address = \"none\"\n[log]\nstats_interval = 0\n",
+        list);
+  };
+  ASSERT_NO_FATAL_FAILURE(start(group_config({&a, &b})));
+  ASSERT_TRUE(a.wait_for_connections(1, 10s));
+  ASSERT_TRUE(b.wait_for_connections(1, 10s));
+  UdpSender udp(relayd_->udp_port());
+  const auto total = [&] { return a.count() + b.count() + c.count(); };
+  std::vector<std::string> first, second;
+  for (std::size_t i = 0; i < 2 * kHalf; ++i)
+    (i < kHalf ? first : second).push_back(fmt::format("relay.reload.m{} {} 1700000000", i % 100, i));
+  ASSERT_TRUE(udp.send_paced(first, total));
+  write_config(group_config({&a, &b, &c}));
+  const std::string line = reload();
+  EXPECT_NE(line.find("0 destination(s) removed, 0 added, 1 replaced"), std::string::npos) << relayd_->log_text();
+  EXPECT_NE(relayd_->log_text().find("% of keys change member"), std::string::npos) << relayd_->log_text();
+  ASSERT_TRUE(udp.send_paced(second, total));
+  ASSERT_TRUE(wait_until([&] { return total() >= 2 * kHalf; }, 20s)) << total();
+  relayd_->signal(SIGTERM);
+  ASSERT_EQ(relayd_->wait_exit(20s), 0);
+  std::set<std::string> got;
+  for (const auto* s : {&a, &b, &c})
+    for (const auto& m : s->messages()) got.insert(m);
+  EXPECT_EQ(got.size(), 2 * kHalf) << "messages lost across the reload";
+  EXPECT_GT(c.count(), 0u) << "the new member got no share";
 }
 
 // 50 reloads while messages flow: the destination every version of the file keeps gets every

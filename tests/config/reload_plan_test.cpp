@@ -26,6 +26,24 @@ TEST(ReloadPlan, NewPeersAreAddedGonePeersRemovedChangedOnesReplaced) {
   EXPECT_TRUE(p.applied.empty());
 }
 
+// A changed group takes over from the removed group of its kind it shares the most members with;
+// one sharing none with any is added at the tail, and other kinds are never paired.
+TEST(ReloadPlan, AChangedGroupReplacesTheOneItSharesMostMembersWith) {
+  const Config c;
+  const Addresses running{"hash@127.0.0.1:1,127.0.0.1:2", "hash@127.0.0.1:5,127.0.0.1:6", "any@127.0.0.1:7",
+                          "tcp@127.0.0.1:9"};
+  const Addresses next{"hash@127.0.0.1:5,127.0.0.1:6,127.0.0.1:8?key=payload", "hash@127.0.0.1:30,127.0.0.1:31",
+                       "failover@127.0.0.1:7", "tcp@127.0.0.1:9?framing=line"};
+  const ReloadPlan p = plan_reload(c, running, c, next);
+  ASSERT_EQ(p.replace.size(), 1u);
+  EXPECT_EQ(p.replace[0].from, "hash@127.0.0.1:5,127.0.0.1:6");
+  EXPECT_EQ(p.replace[0].to, "hash@127.0.0.1:5,127.0.0.1:6,127.0.0.1:8?key=payload");
+  EXPECT_EQ(p.remove, (Addresses{"hash@127.0.0.1:1,127.0.0.1:2", "any@127.0.0.1:7", "tcp@127.0.0.1:9"}));
+  EXPECT_EQ(p.add,
+            (Addresses{"hash@127.0.0.1:30,127.0.0.1:31", "failover@127.0.0.1:7", "tcp@127.0.0.1:9?framing=line"}));
+  EXPECT_FALSE(p.changes_nothing());
+}
+
 TEST(ReloadPlan, TheLogLevelChangesInPlaceOtherSettingsWaitForARestart) {
   Config a, b;
   b.log_level = "debug";
