@@ -43,7 +43,9 @@ std::string bytes(std::uint64_t v) { return format_bytes(static_cast<double>(v))
 
 }  // namespace
 
-std::string framing_name(pb::Framing f) { return enum_word(pb::Framing_Name(f), "FRAMING_"); }
+std::string framing_name(pb::Framing f) {
+  return f == pb::FRAMING_UNSPECIFIED ? "-" : enum_word(pb::Framing_Name(f), "FRAMING_");  // kafka@, nats@
+}
 std::string state_name(pb::DestinationState s) { return enum_word(pb::DestinationState_Name(s), "DESTINATION_STATE_"); }
 std::string origin_name(pb::Origin o) { return enum_word(pb::Origin_Name(o), "ORIGIN_"); }
 

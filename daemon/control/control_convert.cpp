@@ -43,7 +43,7 @@ void to_proto(const ListenerValues& in, pb::ListenerCounters& out) { RELAY_LISTE
 void to_proto(const DestinationSnapshot& in, pb::Destination& out) {
   out.set_id(in.id);
   out.set_address(in.address);
-  out.set_framing(to_proto(in.framing));
+  out.set_framing(in.framed ? to_proto(in.framing) : pb::FRAMING_UNSPECIFIED);
   out.set_state(to_proto(in.state));
   to_proto(in.counters, *out.mutable_counters());
   out.set_cursor(in.cursor);

@@ -21,6 +21,7 @@ DestinationSnapshot snapshot_of(const DestinationShared& d, std::uint64_t tail, 
   s.id = d.id;
   s.address = d.endpoint.str();
   s.framing = d.endpoint.framing;
+  s.framed = d.endpoint.transport != Transport::kafka && d.endpoint.transport != Transport::nats;
   s.state = d.state.get();
   s.counters = read(d.counters);
   s.cursor = d.cursor.get();

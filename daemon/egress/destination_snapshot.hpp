@@ -26,6 +26,7 @@ struct DestinationSnapshot {
   std::uint64_t id = 0;  // stable for the destination's life, never reused
   std::string address;   // canonical "tcp@host:port"
   Framing framing = Framing::lp32le;
+  bool framed = true;  // false for kafka@ and nats@: a broker stores each message whole, no framing
   DestinationState state = DestinationState::connecting;
   DestinationValues counters;
   std::uint64_t cursor = 0;            // first message not delivered yet (written; at-least-once: acknowledged)
