@@ -140,10 +140,12 @@ class GroupPublisher final : public Publisher, private GroupMemberEvents {
   std::array<bool, kMaxMembers> healthy_{};  // scratch for pick()
   std::size_t shown_up_ = kMaxMembers + 1;   // members up when last told
   std::uint32_t generation_ = 0;
+  bool picked_elsewhere_ = false;  // pick(): a hash group's own member for the key is down
 };
 
 // The members message goes to, in `out` (room for every member); returns how many (0: none
-// is healthy). Counts rerouted when a hash group's own member for the key is down.
+// is healthy). Notes when a hash group's own member for the key is down (counted as rerouted
+// once the message is taken).
 std::size_t GroupPublisher::pick(std::span<const std::byte> payload, std::span<std::size_t> out) {
   for (std::size_t i = 0; i < members_.size(); ++i) healthy_[i] = members_[i]->up();
   switch (endpoint_.group) {
@@ -172,7 +174,7 @@ std::size_t GroupPublisher::pick(std::span<const std::byte> payload, std::span<s
   for (std::size_t r = 0; r < options_.replicas; ++r) {
     const std::size_t m = pick_member(hash, open);
     if (m == members_.size()) break;
-    if (r == 0 && m != jump_bucket(hash, static_cast<std::uint32_t>(members_.size()))) shared_->counters.rerouted.add();
+    if (r == 0) picked_elsewhere_ = m != jump_bucket(hash, static_cast<std::uint32_t>(members_.size()));
     out[count++] = m;
     healthy_[m] = false;  // the next replica goes elsewhere
     hash = remix(hash);
@@ -182,6 +184,7 @@ std::size_t GroupPublisher::pick(std::span<const std::byte> payload, std::span<s
 
 bool GroupPublisher::publish(std::uint64_t id, std::span<const std::byte> payload) {
   std::array<std::size_t, kMaxMembers> to{};
+  picked_elsewhere_ = false;
   const std::size_t n = pick(payload, to);
   if (n == 0) return false;
   for (std::size_t i = 0; i < n; ++i)
@@ -189,6 +192,7 @@ bool GroupPublisher::publish(std::uint64_t id, std::span<const std::byte> payloa
   Slot& s = slots_[id & (slots_.size() - 1)];
   s = Slot{id, ++generation_, static_cast<std::uint32_t>(n), false};
   for (std::size_t i = 0; i < n; ++i) members_[to[i]]->send(id, s.generation, payload);
+  if (picked_elsewhere_) shared_->counters.rerouted.add();
   return true;
 }
 
