@@ -113,11 +113,7 @@ class KafkaPublisher final : public Publisher {
         key = std::string_view(hashed.data(), hashed.size());
       }
     }
-    const rd_kafka_resp_err_t err =
-        rd_kafka_producev(handle_.rk, RD_KAFKA_V_RKT(handle_.topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(text.data()), text.size()),
-                          RD_KAFKA_V_KEY((options_.key ? key.data() : nullptr), key.size()),
-                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err = produce(id, text, options_.key ? key.data() : nullptr, key.size());
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++in_flight_;
       return true;
@@ -137,6 +133,27 @@ class KafkaPublisher final : public Publisher {
     log_fault(spdlog::level::warn,
               fmt::format("librdkafka refuses message {}: {}; holding it", id, rd_kafka_err2str(err)));
     return false;
+  }
+
+  // rd_kafka_produceva, not the RD_KAFKA_V_* macros of rd_kafka_producev: those are GNU
+  // statement expressions, which clang refuses under -Wpedantic -Werror.
+  rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view value, const char* key, std::size_t key_size) {
+    std::array<rd_kafka_vu_t, 5> vu{};
+    vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+    vu[0].u.rkt = handle_.topic;
+    vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vu[1].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+    vu[2].u.mem = {const_cast<char*>(value.data()), value.size()};  // copied (F_COPY), never written
+    vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[3].u.mem = {const_cast<char*>(key), key_size};
+    vu[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vu[4].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+    rd_kafka_error_t* error = rd_kafka_produceva(handle_.rk, vu.data(), vu.size());
+    if (error == nullptr) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    const rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    return err;
   }
 
   void poll() override {

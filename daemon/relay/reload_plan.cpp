@@ -68,14 +68,16 @@ std::pair<std::string, std::vector<std::string>> group_members(const std::string
 // Each added group takes over from the removed group of its kind it shares the most members with.
 void pair_groups(ReloadPlan& plan) {
   for (auto added = plan.add.begin(); added != plan.add.end();) {
-    const auto [scheme, members] = group_members(*added);
+    // Not structured bindings: clang 14 (the fuzz preset) cannot capture those in a lambda.
+    const auto next_group = group_members(*added);
+    const std::string& scheme = next_group.first;
     auto best = plan.remove.end();
     std::size_t best_shared = 0;
     for (auto removed = plan.remove.begin(); removed != plan.remove.end(); ++removed) {
-      const auto [kind, old_members] = group_members(*removed);
-      if (scheme.empty() || kind != scheme) continue;
-      const auto shared = static_cast<std::size_t>(
-          std::ranges::count_if(members, [&](const auto& m) { return std::ranges::count(old_members, m) > 0; }));
+      const auto old_group = group_members(*removed);
+      if (scheme.empty() || old_group.first != scheme) continue;
+      const auto shared = static_cast<std::size_t>(std::ranges::count_if(
+          next_group.second, [&](const auto& m) { return std::ranges::count(old_group.second, m) > 0; }));
       if (shared > best_shared) best = removed, best_shared = shared;
     }
     if (best == plan.remove.end()) {
