@@ -316,7 +316,8 @@ Framing parse_framing(std::string_view name) {
 
 Endpoint parse_endpoint(std::string_view text, bool destination) {
   check_bytes(text);
-  if (publisher_transport(text.substr(0, text.find('@')))) {
+  // Only before an '@': "failover" alone is no scheme (endpoint_fuzz found it read past the end).
+  if (const auto at = text.find('@'); at != std::string_view::npos && publisher_transport(text.substr(0, at))) {
     if (!destination) fail(text, "kafka@, nats@, hash@, any@ and failover@ are destinations, not listeners");
     return parse_publisher_endpoint(text);
   }

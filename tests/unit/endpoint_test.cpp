@@ -370,6 +370,8 @@ TEST(PublisherEndpoint, KafkaAndNatsKeepServersTopicAndOptions) {
 
 TEST(PublisherEndpoint, BadOnesAreRefusedNamingThePart) {
   EXPECT_THAT(error_of("kafka@127.0.0.1:9092"), HasSubstr("missing /topic"));
+  EXPECT_THAT(error_of("failover"), HasSubstr("missing transport"));  // endpoint_fuzz's find
+  EXPECT_THAT(error_of("hash@"), HasSubstr("no servers"));
   EXPECT_THAT(error_of("kafka@127.0.0.1:9092/"), HasSubstr("no topic after '/'"));
   EXPECT_THAT(error_of("kafka@127.0.0.1/t"), HasSubstr("server \"127.0.0.1\" is not HOST:PORT"));
   EXPECT_THAT(error_of("kafka@h:1,h:1/t"), HasSubstr("given twice"));
