@@ -319,7 +319,11 @@ Endpoint parse_endpoint(std::string_view text, bool destination) {
   // Only before an '@': "failover" alone is no scheme (endpoint_fuzz found it read past the end).
   if (const auto at = text.find('@'); at != std::string_view::npos && publisher_transport(text.substr(0, at))) {
     if (!destination) fail(text, "kafka@, nats@, hash@, any@ and failover@ are destinations, not listeners");
-    return parse_publisher_endpoint(text);
+    Endpoint ep = parse_publisher_endpoint(text);
+    // Its members resolved, a group's canonical text can outgrow the limit (endpoint_fuzz): it
+    // must parse back, so the limit holds for it too.
+    if (ep.str().size() > kMaxText) fail(text, fmt::format("its canonical form is longer than {} bytes", kMaxText));
+    return ep;
   }
   const Parts p = split(text);
   Endpoint ep;

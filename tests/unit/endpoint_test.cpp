@@ -372,6 +372,10 @@ TEST(PublisherEndpoint, BadOnesAreRefusedNamingThePart) {
   EXPECT_THAT(error_of("kafka@127.0.0.1:9092"), HasSubstr("missing /topic"));
   EXPECT_THAT(error_of("failover"), HasSubstr("missing transport"));  // endpoint_fuzz's find
   EXPECT_THAT(error_of("hash@"), HasSubstr("no servers"));
+  // "1:1" is 0.0.0.1:1 once resolved: 60 such members fit in 512 bytes as written, not as shown.
+  std::string many = "hash@";
+  for (int i = 1; i <= 60; ++i) many.append(i > 1 ? "," : "").append(std::to_string(i)).append(":1");
+  EXPECT_THAT(error_of(many), HasSubstr("canonical form is longer than 512 bytes"));
   EXPECT_THAT(error_of("kafka@127.0.0.1:9092/"), HasSubstr("no topic after '/'"));
   EXPECT_THAT(error_of("kafka@127.0.0.1/t"), HasSubstr("server \"127.0.0.1\" is not HOST:PORT"));
   EXPECT_THAT(error_of("kafka@h:1,h:1/t"), HasSubstr("given twice"));
