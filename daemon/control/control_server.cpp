@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "grpc_log.hpp"
+#include "unique_fd.hpp"
 #include "unix_listener.hpp"
 
 namespace relay {
@@ -122,26 +123,12 @@ ProbeTarget unix_probe_target(const std::string& path) {
   return t;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // Whether anything accepts on a unix socket path (a blocking connect returns at once there).
 // Returns 0 when something answered, else the errno (ECONNREFUSED: a stale socket file).
 int connect_unix(const std::string& path) {
   const ProbeTarget t = unix_probe_target(path);
   if (t.len == 0) return ENAMETOOLONG;
-  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return errno;
   return connect(fd.get(), reinterpret_cast<const sockaddr*>(&t.addr), t.len) == 0 ? 0 : errno;
 }
@@ -164,7 +151,7 @@ bool wait_for(int fd, short events, std::chrono::milliseconds timeout, const std
 // local failure) proves nothing about the server.
 Probe probe(const ProbeTarget& t, std::chrono::milliseconds timeout, const std::atomic<bool>& stop) {
   if (t.len == 0) return Probe::unknown;
-  Fd fd(socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const UniqueFd fd(socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Probe::unknown;
   if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&t.addr), t.len) != 0 && errno != EINPROGRESS)
     return errno == EAGAIN ? Probe::silent : Probe::unknown;  // EAGAIN: a unix backlog is full

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "unique_fd.hpp"
+
 namespace relay::segment_file {
 
 namespace {
@@ -74,37 +76,30 @@ bool map_fd(int fd, std::size_t size, Segment& out, std::string& error) {
   return true;
 }
 
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 bool create(const std::string& path, std::size_t capacity, Segment& out, std::string& error) {
-  const Fd fd{::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
-  if (fd.fd < 0) {
+  const UniqueFd fd{::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
+  if (fd.get() < 0) {
     error = std::string("open: ") + std::strerror(errno);
     return false;
   }
   const std::size_t size = file_bytes(capacity);
   // posix_fallocate reserves the blocks: a disk that cannot hold the segment fails here, where
   // the producer can count a drop, instead of as a SIGBUS when a page is first written.
-  if (const int rc = ::posix_fallocate(fd.fd, 0, static_cast<off_t>(size)); rc != 0) {
+  if (const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); rc != 0) {
     error = std::string("posix_fallocate: ") + std::strerror(rc);
     return false;
   }
-  if (!map_fd(fd.fd, size, out, error)) return false;
+  if (!map_fd(fd.get(), size, out, error)) return false;
   std::memset(out.file, 0, kHeaderBytes);  // no first_id yet: nothing in it is ever recovered
   return true;
 }
 
 bool open(const std::string& path, Segment& out, std::string& error) {
-  const Fd fd{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
+  const UniqueFd fd{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
   struct stat st {};
-  if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0) {
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) {
     error = std::strerror(errno);
     return false;
   }
@@ -113,7 +108,7 @@ bool open(const std::string& path, Segment& out, std::string& error) {
     error = "size " + std::to_string(size) + " is not a segment file's";
     return false;
   }
-  return map_fd(fd.fd, size, out, error);
+  return map_fd(fd.get(), size, out, error);
 }
 
 void unmap(Segment& seg) noexcept {

@@ -5,20 +5,11 @@
 
 #include <cerrno>
 
+#include "unique_fd.hpp"
+
 namespace relay {
 
 namespace {
-
-// Closes on every path out of a function.
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 bool write_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -31,13 +22,12 @@ bool write_all(int fd, std::string_view bytes) {
 }
 
 std::optional<ReplaceFailure> write_temp(const std::string& temp, std::string_view text, bool sync) {
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (fd.fd < 0) return ReplaceFailure{ReplaceFailure::create, errno};
-  if (!write_all(fd.fd, text)) return ReplaceFailure{ReplaceFailure::write, errno};
-  if (sync && ::fsync(fd.fd) != 0) return ReplaceFailure{ReplaceFailure::fsync, errno};
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return ReplaceFailure{ReplaceFailure::create, errno};
+  if (!write_all(fd.get(), text)) return ReplaceFailure{ReplaceFailure::write, errno};
+  if (sync && ::fsync(fd.get()) != 0) return ReplaceFailure{ReplaceFailure::fsync, errno};
   // Without fsync, close is where a deferred write error (a full disk, say) shows.
-  const int closed = ::close(fd.fd);
-  fd.fd = -1;
+  const int closed = ::close(fd.release());
   if (closed != 0) return ReplaceFailure{ReplaceFailure::write, errno};
   return std::nullopt;
 }
@@ -56,8 +46,8 @@ std::optional<ReplaceFailure> replace_file(const std::string& dir, const std::st
     return ReplaceFailure{ReplaceFailure::rename, error};
   }
   if (!sync) return std::nullopt;
-  const Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (d.fd < 0 || ::fsync(d.fd) != 0) return ReplaceFailure{ReplaceFailure::directory, errno};
+  const UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.get() < 0 || ::fsync(d.get()) != 0) return ReplaceFailure{ReplaceFailure::directory, errno};
   return std::nullopt;
 }
 

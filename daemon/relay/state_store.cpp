@@ -15,23 +15,13 @@
 #include "private_directory.hpp"
 #include "state_error.hpp"
 #include "state_format.hpp"
+#include "unique_fd.hpp"
 
 namespace relay {
 
 namespace {
 
 std::string reason() { return std::strerror(errno); }
-
-// Closes on every path out of a function.
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 std::string read_all(int fd, const std::string& path) {
   std::string out;
@@ -69,10 +59,10 @@ RuntimeState StateStore::load() {
   if (::unlink(temp_.c_str()) == 0)
     spdlog::warn("state: removed {}, a write that never completed (the state file it would have replaced is kept)",
                  temp_);
-  Fd fd(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.fd < 0 && errno == ENOENT) return {};
-  if (fd.fd < 0) throw StateError(fmt::format("state file {}: cannot open: {}", file_, reason()));
-  return parse_state(read_all(fd.fd, file_), file_);
+  const UniqueFd fd(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0 && errno == ENOENT) return {};
+  if (fd.get() < 0) throw StateError(fmt::format("state file {}: cannot open: {}", file_, reason()));
+  return parse_state(read_all(fd.get(), file_), file_);
 }
 
 void StateStore::save(const RuntimeState& state) {
