@@ -328,6 +328,17 @@ void Relay::record_if_running(const std::string& address) {
   }
 }
 
+// `ep` in place of `old`, at its cursor (both AddDestination's `replaces` and a reload's changed
+// group). The caller holds changes_mu_ and records the new destination's origin. Throws
+// CommandError.
+DestinationSnapshot Relay::swap_in(const Endpoint& ep, const DestinationSnapshot& old, Deadline deadline) {
+  log_keys_moved(old.address, ep);
+  DestinationSnapshot added = client_.replace(ep, old.id, deadline);
+  const std::lock_guard o(origins_mu_);
+  origins_.erase(old.id);
+  return added;
+}
+
 // AddDestination with `replaces`: the client thread swaps them in one step, then the state file
 // records the swap. A state file that cannot be written leaves the swap done (the old
 // destination's position is gone) and says so.
@@ -339,16 +350,11 @@ DestinationSnapshot Relay::replace_destination(Endpoint ep, std::uint64_t old_id
   if (old == all.end())
     throw ApiError(ApiCode::not_found, "no destination with id " + std::to_string(old_id) + " to replace", "replaces");
   const std::string old_address = old->address;
-  log_keys_moved(old_address, ep);
   DestinationSnapshot added;
   try {
-    added = client_.replace(std::move(ep), old_id, deadline);
+    added = swap_in(ep, *old, deadline);
   } catch (const CommandError& e) {
     throw api_error(e);
-  }
-  {
-    const std::lock_guard o(origins_mu_);
-    origins_.erase(old_id);
   }
   try {
     commit(with_added(config_addresses_, with_removed(config_addresses_, state_, old_address), address));

@@ -67,6 +67,7 @@ class Relay final : public RelayApi {
 
  private:
   DestinationSnapshot replace_destination(Endpoint ep, std::uint64_t old_id, Deadline deadline);
+  DestinationSnapshot swap_in(const Endpoint& ep, const DestinationSnapshot& old, Deadline deadline);
   std::vector<ListenerSnapshot> listener_snapshots() const;
   void refuse_own_address(const Endpoint& dest) const;
   Endpoint resolve_destination(const std::string& address);

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "group_change.hpp"
 #include "relay.hpp"
 
 namespace relay {
@@ -153,13 +152,8 @@ void Relay::reload_replace(const Config& next, const ReloadPlan::Replacement& r,
   if (old == all.end() || ep == next.destinations.end()) return reload_add(next, r.to, out);
   try {
     refuse_own_address(*ep);
-    log_keys_moved(r.from, *ep);
     const Deadline deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    const DestinationSnapshot added = client_.replace(*ep, old->id, deadline);
-    {
-      const std::lock_guard o(origins_mu_);
-      origins_.erase(old->id);
-    }
+    const DestinationSnapshot added = swap_in(*ep, *old, deadline);
     set_origin(added.id, Origin::config);
     spdlog::info("reload: destination {} (id {}) replaced by {} (id {}) at message {}", r.from, old->id, added.address,
                  added.id, added.cursor);
