@@ -47,18 +47,11 @@ std::size_t number(const Endpoint& ep, std::string_view name, std::string_view t
 }
 
 ShardKey parse_key(const Endpoint& ep, std::string_view v) {
-  if (v == "field") return {ShardKeyKind::first_field, 0, 0};
-  if (v == "payload") return {ShardKeyKind::payload, 0, 0};
-  if (v.starts_with("bytes:")) {
-    const std::string_view range = v.substr(6);
-    const auto dash = range.find('-');
-    if (dash != std::string_view::npos) {
-      const std::size_t offset = number(ep, "key=bytes:OFFSET", range.substr(0, dash), 0, 65535);
-      const std::size_t length = number(ep, "key=bytes:OFFSET-LENGTH", range.substr(dash + 1), 1, 65535);
-      return {ShardKeyKind::byte_range, offset, length};
-    }
-  }
-  bad(ep, fmt::format("key={}: expected key=field, key=payload or key=bytes:OFFSET-LENGTH", v));
+  constexpr std::size_t kMaxKeyBytes = 65535;
+  if (const auto key = parse_shard_key(v, kMaxKeyBytes)) return *key;
+  bad(ep,
+      fmt::format("key={}: expected key=field, key=payload or key=bytes:OFFSET-LENGTH (each 0..{}, LENGTH 1 or more)",
+                  v, kMaxKeyBytes));
 }
 
 GroupOptions parse_options(const Endpoint& ep) {

@@ -29,22 +29,6 @@ std::uint64_t number(std::string_view key, std::string_view value, std::uint64_t
   return n;
 }
 
-// bytes:OFFSET-LENGTH, LENGTH at least 1 (an empty key would send everything to one partition).
-ShardKey byte_range(std::string_view key, std::string_view value) {
-  constexpr std::string_view kAccepted = "expected none, payload, field or bytes:OFFSET-LENGTH (LENGTH 1 or more)";
-  const std::string_view range = value.substr(6);
-  const auto dash = range.find('-');
-  if (dash == std::string_view::npos) refuse(key, value, kAccepted);
-  std::uint64_t offset = 0;
-  std::uint64_t length = 0;
-  const auto a = std::from_chars(range.data(), range.data() + dash, offset);
-  const auto b = std::from_chars(range.data() + dash + 1, range.data() + range.size(), length);
-  if (dash == 0 || a.ec != std::errc{} || a.ptr != range.data() + dash || b.ec != std::errc{} ||
-      b.ptr != range.data() + range.size() || length == 0 || offset > (1u << 24) || length > (1u << 24))
-    refuse(key, value, kAccepted);
-  return ShardKey{ShardKeyKind::byte_range, static_cast<std::size_t>(offset), static_cast<std::size_t>(length)};
-}
-
 // librdkafka properties a pass-through may not set: relayd's guarantees (idempotence, acks, the
 // servers of the address), and what a named option sets (one spelling per setting), with aliases.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 17> kReserved{{
@@ -88,17 +72,15 @@ KafkaOptions parse_kafka_options(const Endpoint& endpoint) {
   for (const auto& [key, value] : endpoint.options) {
     const std::string written = key + "=" + value;
     if (key == "key") {
+      // bytes: LENGTH at least 1 (an empty key would send everything to one partition).
+      constexpr std::size_t kMaxKeyBytes = std::size_t{1} << 24;
       if (value == "none") {
         out.key.reset();
-      } else if (value == "payload") {
-        out.key = ShardKey{ShardKeyKind::payload};
-        out.payload_hash = true;
-      } else if (value == "field") {
-        out.key = ShardKey{ShardKeyKind::first_field};
-      } else if (value.starts_with("bytes:")) {
-        out.key = byte_range(key, value);
+      } else if (const auto parsed = parse_shard_key(value, kMaxKeyBytes)) {
+        out.key = parsed;
+        out.payload_hash = parsed->kind == ShardKeyKind::payload;
       } else {
-        refuse(key, value, "expected none, payload, field or bytes:OFFSET-LENGTH");
+        refuse(key, value, "expected none, payload, field or bytes:OFFSET-LENGTH (LENGTH 1 or more)");
       }
     } else if (key == "compression") {
       constexpr std::array<std::string_view, 5> kCodecs{"none", "gzip", "snappy", "lz4", "zstd"};

@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace relay {
 
@@ -17,6 +18,23 @@ std::string_view key_of(std::string_view payload, const ShardKey& key) noexcept 
 }
 
 std::uint64_t key_hash(std::string_view key) noexcept { return XXH3_64bits(key.data(), key.size()); }
+
+std::optional<ShardKey> parse_shard_key(std::string_view spec, std::size_t max_bytes) noexcept {
+  if (spec == "field") return ShardKey{ShardKeyKind::first_field, 0, 0};
+  if (spec == "payload") return ShardKey{ShardKeyKind::payload, 0, 0};
+  constexpr std::string_view kBytes = "bytes:";
+  if (!spec.starts_with(kBytes)) return std::nullopt;
+  const std::string_view range = spec.substr(kBytes.size());
+  const auto dash = range.find('-');
+  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+  std::size_t offset = 0, length = 0;
+  const auto a = std::from_chars(range.data(), range.data() + dash, offset);
+  const auto b = std::from_chars(range.data() + dash + 1, range.data() + range.size(), length);
+  if (a.ec != std::errc{} || a.ptr != range.data() + dash || b.ec != std::errc{} ||
+      b.ptr != range.data() + range.size() || offset > max_bytes || length == 0 || length > max_bytes)
+    return std::nullopt;
+  return ShardKey{ShardKeyKind::byte_range, offset, length};
+}
 
 // Lamping & Veach's algorithm as published: a linear congruential step per jump, each jump
 // landing further ahead, so the loop runs O(log n) times.

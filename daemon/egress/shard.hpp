@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -30,6 +31,10 @@ struct ShardKey {
   std::size_t length = 0;  // byte_range only
 };
 
+// A key as an address option writes it: "field", "payload" or "bytes:OFFSET-LENGTH" with
+// OFFSET <= max_bytes and 1 <= LENGTH <= max_bytes; nullopt for anything else (the caller says
+// what it accepts, with its own options).
+std::optional<ShardKey> parse_shard_key(std::string_view spec, std::size_t max_bytes) noexcept;
 // The part of `payload` that is its key.
 std::string_view key_of(std::string_view payload, const ShardKey& key) noexcept;
 // The key's 64-bit hash (XXH3).
