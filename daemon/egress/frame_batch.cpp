@@ -62,6 +62,16 @@ std::size_t FrameBatch::framed_size(Framing f, const MessageView& m) noexcept {
   return m.size;
 }
 
+void FrameBatch::append_framed(Framing f, const MessageView& m, std::string& out) {
+  const auto* bytes = reinterpret_cast<const char*>(m.payload);
+  if (f == Framing::lp32le || f == Framing::lp32be) {
+    const std::uint32_t header = f == Framing::lp32le ? m.size : to_big_endian(m.size);  // a little-endian host
+    out.append(reinterpret_cast<const char*>(&header), kRecordHeader);
+  }
+  out.append(bytes, m.size);
+  if (f == Framing::line && !ends_in_newline(m)) out.push_back(kNewline);
+}
+
 bool FrameBatch::frame(Framing f, const MessageView& m) {
   // Every message needs at most two new iovecs and kRecordHeader + kCopyBelow staged bytes.
   if (count_ + 2 > kMaxIov || staged_ + kRecordHeader + kCopyBelow > kStageBytes) return false;

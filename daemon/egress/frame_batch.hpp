@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "cursor.hpp"
 #include "endpoint.hpp"
@@ -37,6 +38,9 @@ class FrameBatch {
   std::size_t build(Framing f, std::span<const MessageView> msgs, std::size_t skip);
   // The bytes `m` takes on the wire under `f`: what build() frames for it.
   static std::size_t framed_size(Framing f, const MessageView& m) noexcept;
+  // Appends `m` framed under `f` to `out`, the same bytes build() frames for it, from the payload
+  // alone (a copy that does not lie in queue memory: a group member's buffer).
+  static void append_framed(Framing f, const MessageView& m, std::string& out);
 
   iovec* iov() noexcept { return iov_.data(); }
   std::size_t iov_count() const noexcept { return count_; }

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "frame_batch.hpp"
+
 namespace relay {
 
 namespace {
@@ -37,23 +39,9 @@ GroupMember::~GroupMember() {
 bool GroupMember::full() const noexcept { return out_.size() - written_from_ >= kFullBytes; }
 
 void GroupMember::append_frame(std::span<const std::byte> payload) {
-  const auto size = static_cast<std::uint32_t>(payload.size());
-  const auto* bytes = reinterpret_cast<const char*>(payload.data());
   const std::size_t before = out_.size();
-  switch (shared_.endpoint.framing) {
-    case Framing::lp32le:
-    case Framing::lp32be: {
-      const std::uint32_t header = shared_.endpoint.framing == Framing::lp32le ? size : __builtin_bswap32(size);
-      out_.append(reinterpret_cast<const char*>(&header), sizeof header);  // little-endian host (x86-64, arm64)
-      out_.append(bytes, size);
-      break;
-    }
-    case Framing::line:
-      out_.append(bytes, size);
-      if (size == 0 || bytes[size - 1] != '\n') out_.push_back('\n');
-      break;
-    case Framing::raw: out_.append(bytes, size); break;
-  }
+  FrameBatch::append_framed(shared_.endpoint.framing,
+                            MessageView{payload.data(), static_cast<std::uint32_t>(payload.size())}, out_);
   queued_ += out_.size() - before;
 }
 

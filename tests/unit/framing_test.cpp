@@ -35,6 +35,20 @@ TEST(FrameBatch, EveryFramingSpellsTheWireBytes) {
   }
 }
 
+// A group member's copy: the same bytes from the payload alone, one message at a time (an empty
+// payload too: its lp32 header, and under line framing a lone newline).
+TEST(FrameBatch, AppendFramedSpellsWhatBuildFrames) {
+  auto payloads = mixed_payloads();
+  payloads.push_back("");
+  for (Framing f : {Framing::lp32le, Framing::lp32be, Framing::line, Framing::raw}) {
+    std::string out;
+    for (const auto& p : payloads)
+      FrameBatch::append_framed(
+          f, MessageView{reinterpret_cast<const std::byte*>(p.data()), static_cast<std::uint32_t>(p.size())}, out);
+    EXPECT_EQ(out, wire(f, payloads)) << static_cast<int>(f);
+  }
+}
+
 TEST(FrameBatch, RunsOfSmallMessagesBecomeFewIovecs) {
   std::vector<std::string> payloads(500, "bench.m1 42 1700000000");
   Records recs(payloads);
